@@ -1,0 +1,30 @@
+# The README's commands. `make demo` runs the demo site; `make test` runs the whole test suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format schema bench install
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)  ## run the demo site (PostgreSQL, Redis, Celery worker + beat, web); Ctrl-C stops it
+	$(BIN)/python -m config.devstack demo $(ARGS)
+
+test: $(STAMP)  ## run the whole test suite on the same local stack
+	$(BIN)/python -m config.devstack test $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

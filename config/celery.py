@@ -1,0 +1,13 @@
+"""Celery application for the newsrec site: settings come from Django's CELERY_* values."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("newsrec")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

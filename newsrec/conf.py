@@ -1,0 +1,78 @@
+"""Lazy access to the ``NEWSREC`` settings dict, with documented defaults.
+
+Read settings only through ``newsrec_settings``::
+
+    from newsrec.conf import newsrec_settings
+    newsrec_settings.EMBEDDING_BATCH_SIZE
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted path of the embedder class (subclass of newsrec.embedders.base.Embedder).
+    "EMBEDDER": "newsrec.embedders.sentence_transformers.SentenceTransformerEmbedder",
+    # sentence-transformers model name or path; None = the packaged all-MiniLM-L6-v2.
+    "EMBEDDING_MODEL": None,
+    # Width of the pgvector column; must equal the model's output dimension (check newsrec.E002).
+    "EMBEDDING_DIMENSIONS": 384,
+    # Texts per encode() call; also the size of the Celery embed batches after bulk imports.
+    "EMBEDDING_BATCH_SIZE": 64,
+    # Retries of a failed embedding before the article is left marked "failed".
+    "EMBEDDING_MAX_RETRIES": 5,
+    # Adapter class for host-site hooks (how to map a CMS model, who the reader is).
+    "ADAPTER": "newsrec.adapter.DefaultAdapter",
+    # Documented size limits for incoming articles (characters); longer rows are rejected.
+    "MAX_TITLE_CHARS": 500,
+    "MAX_LEAD_CHARS": 5_000,
+    "MAX_BODY_CHARS": 200_000,
+    "MAX_URL_CHARS": 2_000,
+    "MAX_TAGS": 50,
+    "MAX_AUTHORS": 20,
+    # Rows per POST/PUT /api/v1/articles/ request.
+    "API_MAX_BATCH": 500,
+    # Number of related articles shown on article pages and returned by the API by default.
+    "RELATED_LIMIT": 6,
+    # HNSW search breadth for related-article queries (higher = better recall, slower).
+    "HNSW_EF_SEARCH": 80,
+}
+
+IMPORT_STRINGS = {"EMBEDDER", "ADAPTER"}
+
+
+class NewsrecSettings:
+    """Attribute access to NEWSREC settings with fallback to DEFAULTS."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid newsrec setting: {name!r}")
+        if name in self._cache:
+            return self._cache[name]
+        user = getattr(settings, "NEWSREC", {}) or {}
+        value = user.get(name, DEFAULTS[name])
+        if name in IMPORT_STRINGS and isinstance(value, str):
+            value = import_string(value)
+        self._cache[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+newsrec_settings = NewsrecSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "NEWSREC":
+        newsrec_settings.reload()
+
+
+setting_changed.connect(_reload)

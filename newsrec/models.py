@@ -1,0 +1,143 @@
+"""Catalogue models: the articles that newsrec recommends, with their embeddings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from pgvector.django import HnswIndex, VectorField
+
+EMBEDDING_DIMENSIONS = 384  # must match NEWSREC["EMBEDDING_DIMENSIONS"] (system check newsrec.E002)
+
+
+class ArticleStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    RETRACTED = "retracted", "Retracted"
+
+
+class EmbeddingStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class ArticleQuerySet(models.QuerySet["Article"]):
+    """Domain verbs for article lookups."""
+
+    def live_at(self, moment: datetime) -> ArticleQuerySet:
+        """Published, already out (published_at <= moment) and past any embargo."""
+        return self.filter(
+            Q(status=ArticleStatus.PUBLISHED),
+            Q(published_at__isnull=True) | Q(published_at__lte=moment),
+            Q(embargo_until__isnull=True) | Q(embargo_until__lte=moment),
+        )
+
+    def published(self) -> ArticleQuerySet:
+        return self.live_at(timezone.now())
+
+    def embedded(self) -> ArticleQuerySet:
+        return self.filter(embedding__isnull=False)
+
+    def needing_embedding(self) -> ArticleQuerySet:
+        """Articles whose current text has no vector yet (new, changed, or failed earlier)."""
+        return self.exclude(embedding_status=EmbeddingStatus.READY)
+
+
+class Article(models.Model):
+    """One article mirrored from the host CMS (or imported), keyed by its external id."""
+
+    external_id = models.CharField(max_length=255, unique=True, help_text="Id in the source system.")
+    url = models.URLField(max_length=2000, blank=True)
+    title = models.CharField(max_length=500)
+    lead = models.TextField(blank=True, help_text="Standfirst or summary.")
+    body = models.TextField(blank=True)
+    section = models.CharField(max_length=100, blank=True, db_index=True)
+    tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    authors = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    language = models.CharField(max_length=16, blank=True, default="en")
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    updated_at = models.DateTimeField(null=True, blank=True, help_text="Last update in the source.")
+    status = models.CharField(
+        max_length=16, choices=ArticleStatus.choices, default=ArticleStatus.PUBLISHED
+    )
+    embargo_until = models.DateTimeField(null=True, blank=True)
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of all stored fields.")
+
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    embedding_text_hash = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the text the stored vector was made from."
+    )
+    embedding_status = models.CharField(
+        max_length=16, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING
+    )
+    embedding_error = models.TextField(blank=True)
+    embedding_attempts = models.PositiveSmallIntegerField(default=0)
+
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "published_at"], name="newsrec_art_status_pub"),
+            models.Index(fields=["embedding_status"], name="newsrec_art_emb_status"),
+            HnswIndex(
+                name="newsrec_art_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("newsrec:article", kwargs={"pk": self.pk})
+
+    @property
+    def is_live(self) -> bool:
+        now = timezone.now()
+        return (
+            self.status == ArticleStatus.PUBLISHED
+            and (self.published_at is None or self.published_at <= now)
+            and (self.embargo_until is None or self.embargo_until <= now)
+        )
+
+
+class ApiKeyScope(models.TextChoices):
+    READ_FEEDS = "read-feeds", "Read feeds"
+    WRITE_EVENTS = "write-events", "Write events"
+    MANAGE_ARTICLES = "manage-articles", "Manage articles"
+    MANAGE_RULES = "manage-rules", "Manage rules"
+
+
+class ApiKey(models.Model):
+    """A server-to-server API key; only its SHA-256 is stored, the key is shown once."""
+
+    name = models.CharField(max_length=100, help_text="Who uses this key, e.g. 'CMS publisher'.")
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = ArrayField(models.CharField(max_length=32, choices=ApiKeyScope.choices), default=list)
+    created = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

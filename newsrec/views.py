@@ -1,0 +1,25 @@
+"""Reader pages: the front page and the article page with its "Related" rail."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from newsrec import selectors
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    section = request.GET.get("section") or None
+    articles = list(selectors.article_list(section=section)[:30])
+    return render(
+        request,
+        "newsrec/home.html",
+        {"articles": articles, "section": section, "sections": selectors.section_names()},
+    )
+
+
+def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    article = get_object_or_404(selectors.article_list().defer(None).defer("embedding"), pk=pk)
+    full = selectors.article_with_embedding(pk=article.pk)
+    related = selectors.article_related(article=full) if full is not None else []
+    return render(request, "newsrec/article_detail.html", {"article": article, "related": related})
