@@ -9,4 +9,5 @@ app_name = "newsrec"
 urlpatterns = [
     path("", views.home, name="home"),
     path("articles/<int:pk>/", views.article_detail, name="article"),
+    path("healthz/", views.healthz, name="healthz"),
 ]

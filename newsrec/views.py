@@ -23,3 +23,12 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     full = selectors.article_with_embedding(pk=article.pk)
     related = selectors.article_related(article=full) if full is not None else []
     return render(request, "newsrec/article_detail.html", {"article": article, "related": related})
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness/readiness for load balancers and compose: the database answers."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("ok", content_type="text/plain")

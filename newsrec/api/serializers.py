@@ -7,7 +7,7 @@ from rest_framework import serializers
 from newsrec.models import Article
 
 
-class ArticleSerializer(serializers.ModelSerializer[Article]):
+class ArticleSerializer(serializers.ModelSerializer):
     class Meta:
         model = Article
         fields = [
@@ -28,7 +28,7 @@ class RelatedArticleSerializer(ArticleSerializer):
         return round(1.0 - float(getattr(obj, "distance", 1.0)), 4)
 
 
-class ArticleInputSerializer(serializers.Serializer[dict[str, object]]):
+class ArticleInputSerializer(serializers.Serializer):
     """Documents the upsert row shape; validation itself is newsrec.ingest.validate_article."""
 
     external_id = serializers.CharField(max_length=255)
@@ -46,13 +46,13 @@ class ArticleInputSerializer(serializers.Serializer[dict[str, object]]):
     embargo_until = serializers.DateTimeField(required=False, allow_null=True)
 
 
-class RejectionSerializer(serializers.Serializer[dict[str, object]]):
+class RejectionSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     external_id = serializers.CharField()
     reasons = serializers.DictField(child=serializers.CharField())
 
 
-class UpsertReportSerializer(serializers.Serializer[dict[str, object]]):
+class UpsertReportSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()

@@ -46,7 +46,7 @@ class ArticleCursorPagination(CursorPagination):
     page_size = 20
 
 
-class ArticleListUpsertView(generics.ListAPIView[Article]):
+class ArticleListUpsertView(generics.ListAPIView):
     """List live articles; POST or PUT a batch to upsert by external id."""
 
     serializer_class = ArticleSerializer
@@ -100,7 +100,7 @@ class ArticleListUpsertView(generics.ListAPIView[Article]):
         return self.post(request, *args, **kwargs)
 
 
-class ArticleDetailView(generics.RetrieveAPIView[Article]):
+class ArticleDetailView(generics.RetrieveAPIView):
     """One live article."""
 
     serializer_class = ArticleSerializer
@@ -109,7 +109,7 @@ class ArticleDetailView(generics.RetrieveAPIView[Article]):
         return selectors.article_list()
 
 
-class ArticleRelatedView(generics.GenericAPIView[Article]):
+class ArticleRelatedView(generics.GenericAPIView):
     """Related live articles, nearest first by embedding similarity."""
 
     serializer_class = RelatedArticleSerializer

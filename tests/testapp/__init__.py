@@ -1,0 +1,1 @@
+"""A stand-in host CMS used only by the tests (registered through newsrec.registry)."""
