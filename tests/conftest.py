@@ -22,7 +22,9 @@ def _database_url_for(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[subprocess.Popen[bytes]]:
+def celery_worker(
+    django_db_setup: None, django_db_blocker: object
+) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process on the real Redis, using the test database."""
     from django.conf import settings
     from django.db import connection
@@ -45,7 +47,9 @@ def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        replies = app.control.ping(timeout=0.5, destination=[f"test-{os.getpid()}@{os.uname().nodename}"])
+        replies = app.control.ping(
+            timeout=0.5, destination=[f"test-{os.getpid()}@{os.uname().nodename}"]
+        )
         if replies:
             break
         if proc.poll() is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
 import factory
 from django.utils import timezone
@@ -10,7 +11,7 @@ from django.utils import timezone
 from newsrec.models import Article, ArticleStatus
 
 
-class ArticleFactory(factory.django.DjangoModelFactory):
+class ArticleFactory(factory.django.DjangoModelFactory[Article]):
     class Meta:
         model = Article
 
@@ -21,3 +22,8 @@ class ArticleFactory(factory.django.DjangoModelFactory):
     status = ArticleStatus.PUBLISHED
     published_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
     content_hash = factory.Sequence(lambda n: f"{n:064d}")
+
+
+def make_article(**fields: Any) -> Article:
+    """Typed shortcut for ``ArticleFactory(**fields)``."""
+    return cast(Article, ArticleFactory(**fields))

@@ -19,7 +19,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message = "Invalid input."
         field_errors = detail if isinstance(detail, dict) else {"non_field_errors": detail}
     else:
-        detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
+        detail = (
+            response.data.get("detail", "") if isinstance(response.data, dict) else response.data
+        )
         message = str(detail)
         field_errors = {}
         code = getattr(detail, "code", code)

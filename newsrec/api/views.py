@@ -20,7 +20,6 @@ from newsrec.api.serializers import (
     UpsertReportSerializer,
 )
 from newsrec.conf import newsrec_settings
-from newsrec.models import Article
 
 UPSERT_EXAMPLE = OpenApiExample(
     "Two articles",
@@ -56,9 +55,7 @@ class ArticleListUpsertView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         return selectors.article_list(section=self.request.query_params.get("section") or None)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("section", str, description="Only this section.")]
-    )
+    @extend_schema(parameters=[OpenApiParameter("section", str, description="Only this section.")])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -87,7 +84,9 @@ class ArticleListUpsertView(generics.ListAPIView):
         dry_run = request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
         report = services.article_upsert_many(rows=rows, dry_run=dry_run)
         stored_any = report.created + report.updated + report.unchanged > 0
-        code = status.HTTP_200_OK if stored_any or not report.rejected else status.HTTP_400_BAD_REQUEST
+        code = (
+            status.HTTP_200_OK if stored_any or not report.rejected else status.HTTP_400_BAD_REQUEST
+        )
         return Response(report.as_dict(), status=code)
 
     @extend_schema(

@@ -1,4 +1,4 @@
-"""Pluggable text embedders; ``get_embedder()`` returns the configured one, loaded once per process."""
+"""Pluggable text embedders; ``get_embedder()`` gives the configured one, once per process."""
 
 from __future__ import annotations
 

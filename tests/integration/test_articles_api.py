@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from newsrec.api.authentication import api_key_create
 from newsrec.models import Article, ArticleStatus, EmbeddingStatus
-from tests.factories import ArticleFactory
+from tests.factories import make_article
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,8 @@ def test_batch_upsert_stores_valid_rows_and_reports_rejected(writer: APIClient) 
     assert (body["created"], body["updated"], body["unchanged"]) == (1, 0, 0)
     reasons = {r["external_id"]: r["reasons"] for r in body["rejected"]}
     assert set(reasons) == {"x2", "x3", "x4", "x5", "x6"}
-    assert "title" in reasons["x2"] and "published_at" in reasons["x3"]
+    assert "title" in reasons["x2"]
+    assert "published_at" in reasons["x3"]
     assert list(Article.objects.values_list("external_id", flat=True)) == ["x1"]
     again = writer.put(URL, rows[:1], format="json").json()
     assert again["unchanged"] == 1
@@ -58,7 +59,11 @@ def test_all_rows_rejected_is_a_400_with_reasons(writer: APIClient) -> None:
 
 @pytest.mark.parametrize(
     ("payload", "content_type"),
-    [("{not json", "application/json"), ('"a string"', "application/json"), ("42", "application/json")],
+    [
+        ("{not json", "application/json"),
+        ('"a string"', "application/json"),
+        ("42", "application/json"),
+    ],
 )
 def test_malformed_bodies_get_json_400(writer: APIClient, payload: str, content_type: str) -> None:
     response = writer.generic("POST", URL, payload, content_type=content_type)
@@ -76,14 +81,20 @@ def test_oversized_batch_is_refused(writer: APIClient) -> None:
 
 
 def test_dry_run_stores_nothing(writer: APIClient) -> None:
-    response = writer.post(f"{URL}?dry_run=1", [{"external_id": "d1", "title": "Dry"}], format="json")
-    assert response.json()["created"] == 1 and response.json()["dry_run"] is True
+    response = writer.post(
+        f"{URL}?dry_run=1", [{"external_id": "d1", "title": "Dry"}], format="json"
+    )
+    assert response.json()["created"] == 1
+    assert response.json()["dry_run"] is True
     assert not Article.objects.exists()
 
 
 def test_writes_need_scope_or_staff() -> None:
     anonymous = APIClient()
-    assert anonymous.post(URL, [{"external_id": "a", "title": "t"}], format="json").status_code in (401, 403)
+    assert anonymous.post(URL, [{"external_id": "a", "title": "t"}], format="json").status_code in (
+        401,
+        403,
+    )
     _key, raw = api_key_create(name="reader app", scopes=["read-feeds"])
     scoped = APIClient()
     scoped.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
@@ -118,13 +129,13 @@ def test_related_returns_nearest_live_articles_only() -> None:
     from django.utils import timezone
 
     ready = {"embedding_status": EmbeddingStatus.READY}
-    seed = ArticleFactory(embedding=_vector(0), **ready)
-    near = ArticleFactory(embedding=_vector(0, 1), **ready)
-    far = ArticleFactory(embedding=_vector(5), **ready)
-    ArticleFactory(embedding=_vector(0), status=ArticleStatus.RETRACTED, **ready)
-    ArticleFactory(embedding=_vector(0), status=ArticleStatus.DRAFT, **ready)
-    ArticleFactory(embedding=_vector(0), embargo_until=timezone.now() + timedelta(hours=2), **ready)
-    ArticleFactory(embedding=_vector(0), published_at=timezone.now() + timedelta(hours=2), **ready)
+    seed = make_article(embedding=_vector(0), **ready)
+    near = make_article(embedding=_vector(0, 1), **ready)
+    far = make_article(embedding=_vector(5), **ready)
+    make_article(embedding=_vector(0), status=ArticleStatus.RETRACTED, **ready)
+    make_article(embedding=_vector(0), status=ArticleStatus.DRAFT, **ready)
+    make_article(embedding=_vector(0), embargo_until=timezone.now() + timedelta(hours=2), **ready)
+    make_article(embedding=_vector(0), published_at=timezone.now() + timedelta(hours=2), **ready)
     response = APIClient().get(f"{URL}{seed.pk}/related/?limit=5")
     assert response.status_code == 200
     assert [item["id"] for item in response.json()] == [near.pk, far.pk]
@@ -133,7 +144,7 @@ def test_related_returns_nearest_live_articles_only() -> None:
 
 @pytest.mark.parametrize("limit", ["0", "51", "abc", "-1"])
 def test_related_rejects_bad_limit(limit: str) -> None:
-    seed = ArticleFactory(embedding=_vector(0))
+    seed = make_article(embedding=_vector(0))
     response = APIClient().get(f"{URL}{seed.pk}/related/?limit={limit}")
     assert response.status_code == 400
     assert "limit" in response.json()["errors"]
@@ -146,8 +157,8 @@ def test_unknown_article_is_json_404() -> None:
 
 
 def test_article_page_shows_related_rail(client: object) -> None:
-    seed = ArticleFactory(embedding=_vector(0), title="Seed story")
-    ArticleFactory(embedding=_vector(0, 1), title="Close neighbour")
+    seed = make_article(embedding=_vector(0), title="Seed story")
+    make_article(embedding=_vector(0, 1), title="Close neighbour")
     response = client.get(f"/articles/{seed.pk}/")  # type: ignore[attr-defined]
     assert response.status_code == 200
     assert b"Close neighbour" in response.content

@@ -21,8 +21,12 @@ def _plain_postgres_answers() -> bool:
     import psycopg
 
     try:
-        with psycopg.connect(PLAIN_POSTGRES.replace("postgres://", "postgresql://"), connect_timeout=2) as conn:
-            row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+        with psycopg.connect(
+            PLAIN_POSTGRES.replace("postgres://", "postgresql://"), connect_timeout=2
+        ) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+            ).fetchone()
             return row is None
     except psycopg.Error:
         return False
@@ -30,7 +34,11 @@ def _plain_postgres_answers() -> bool:
 
 @pytest.mark.skipif(not _plain_postgres_answers(), reason="no PostgreSQL without pgvector on :5432")
 def test_migrate_against_postgres_without_pgvector_gives_a_clear_error() -> None:
-    env = {**os.environ, "DATABASE_URL": PLAIN_POSTGRES, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": PLAIN_POSTGRES,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
     result = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,

@@ -10,7 +10,7 @@ import pytest
 from newsrec import services, tasks
 from newsrec.embedders.base import Embedder
 from newsrec.models import Article, EmbeddingStatus
-from tests.factories import ArticleFactory
+from tests.factories import make_article
 
 pytestmark = pytest.mark.django_db
 
@@ -41,19 +41,21 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_nan_vector_marks_only_that_article(scripted: None) -> None:
-    good, bad = ArticleFactory(title="fine"), ArticleFactory(title="NAN here")
+    good, bad = make_article(title="fine"), make_article(title="NAN here")
     result = services.articles_embed(article_ids=[good.pk, bad.pk])
     assert result == {"embedded": 1, "failed": 1, "skipped": 0}
     good.refresh_from_db()
     bad.refresh_from_db()
-    assert good.embedding_status == EmbeddingStatus.READY and good.embedding is not None
+    assert good.embedding_status == EmbeddingStatus.READY
+    assert good.embedding is not None
     assert bad.embedding_status == EmbeddingStatus.FAILED
-    assert "NaN" in bad.embedding_error and bad.embedding_attempts == 1
+    assert "NaN" in bad.embedding_error
+    assert bad.embedding_attempts == 1
     assert Article.objects.published().filter(pk=bad.pk).exists()  # still published
 
 
 def test_wrong_dimension_is_rejected(scripted: None) -> None:
-    article = ArticleFactory(title="WIDE")
+    article = make_article(title="WIDE")
     services.articles_embed(article_ids=[article.pk])
     article.refresh_from_db()
     assert article.embedding_status == EmbeddingStatus.FAILED
@@ -63,7 +65,7 @@ def test_wrong_dimension_is_rejected(scripted: None) -> None:
 def test_model_error_marks_batch_and_task_retries_with_backoff(
     scripted: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    article = ArticleFactory(title="CRASH")
+    article = make_article(title="CRASH")
     retries: list[int] = []
 
     class Retry(Exception):
@@ -83,17 +85,23 @@ def test_model_error_marks_batch_and_task_retries_with_backoff(
 
 
 def test_already_embedded_articles_are_skipped(scripted: None) -> None:
-    article = ArticleFactory(title="fine")
+    article = make_article(title="fine")
     services.articles_embed(article_ids=[article.pk])
-    assert services.articles_embed(article_ids=[article.pk]) == {"embedded": 0, "failed": 0, "skipped": 1}
+    assert services.articles_embed(article_ids=[article.pk]) == {
+        "embedded": 0,
+        "failed": 0,
+        "skipped": 1,
+    }
 
 
 def test_embed_missing_sweep_skips_exhausted_failures(monkeypatch: pytest.MonkeyPatch) -> None:
     queued: list[int] = []
-    monkeypatch.setattr(services, "embed_enqueue", lambda *, article_ids: queued.extend(article_ids))
-    pending = ArticleFactory()
-    retryable = ArticleFactory(embedding_status=EmbeddingStatus.FAILED, embedding_attempts=1)
-    ArticleFactory(embedding_status=EmbeddingStatus.FAILED, embedding_attempts=5)
-    ArticleFactory(embedding_status=EmbeddingStatus.READY)
+    monkeypatch.setattr(
+        services, "embed_enqueue", lambda *, article_ids: queued.extend(article_ids)
+    )
+    pending = make_article()
+    retryable = make_article(embedding_status=EmbeddingStatus.FAILED, embedding_attempts=1)
+    make_article(embedding_status=EmbeddingStatus.FAILED, embedding_attempts=5)
+    make_article(embedding_status=EmbeddingStatus.READY)
     assert tasks.embed_missing.run() == 2
     assert sorted(queued) == sorted([pending.pk, retryable.pk])

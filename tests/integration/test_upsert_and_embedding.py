@@ -32,11 +32,15 @@ def test_upsert_is_idempotent_and_reports_each_outcome(celery_worker: object) ->
 
 def test_worker_embeds_on_commit_and_only_changed_text_is_reembedded(celery_worker: object) -> None:
     services.article_upsert_many(rows=ROWS)
-    assert wait_for(lambda: Article.objects.filter(embedding_status=EmbeddingStatus.READY).count() == 3)
+    assert wait_for(
+        lambda: Article.objects.filter(embedding_status=EmbeddingStatus.READY).count() == 3
+    )
     first = Article.objects.get(external_id="t-1")
     services.article_upsert_many(rows=[{**ROWS[0], "body": "Body only: no re-embedding."}])
     assert Article.objects.get(external_id="t-1").embedding_status == EmbeddingStatus.READY
-    services.article_upsert_many(rows=[{**ROWS[0], "title": "Lifeboat crew rescues three kayakers"}])
+    services.article_upsert_many(
+        rows=[{**ROWS[0], "title": "Lifeboat crew rescues three kayakers"}]
+    )
     assert Article.objects.get(external_id="t-1").embedding_status == EmbeddingStatus.PENDING
     assert wait_for(
         lambda: Article.objects.get(external_id="t-1").embedding_status == EmbeddingStatus.READY

@@ -27,14 +27,19 @@ def test_valid_row_is_normalised() -> None:
     data = validate_article(VALID)
     assert data.tags == ("weather", "transport")
     assert data.authors == ("Ada Byrne", "Tom Quill")
-    assert data.published_at is not None and data.published_at.utcoffset() is not None
+    assert data.published_at is not None
+    assert data.published_at.utcoffset() is not None
     assert data.status == "published"
 
 
 def test_plain_date_and_naive_datetime_become_utc() -> None:
-    data = validate_article({**VALID, "published_at": "2022-09-23", "updated_at": "2022-09-24 10:00"})
-    assert data.published_at is not None and data.published_at.isoformat() == "2022-09-23T00:00:00+00:00"
-    assert data.updated_at is not None and str(data.updated_at.tzinfo) == "UTC"
+    data = validate_article(
+        {**VALID, "published_at": "2022-09-23", "updated_at": "2022-09-24 10:00"}
+    )
+    assert data.published_at is not None
+    assert data.published_at.isoformat() == "2022-09-23T00:00:00+00:00"
+    assert data.updated_at is not None
+    assert str(data.updated_at.tzinfo) == "UTC"
 
 
 @pytest.mark.parametrize(
@@ -56,7 +61,9 @@ def test_plain_date_and_naive_datetime_become_utc() -> None:
         ({"title": 42}, "title", "must be a string"),
     ],
 )
-def test_invalid_rows_are_rejected_with_reasons(change: dict[str, object], field: str, reason: str) -> None:
+def test_invalid_rows_are_rejected_with_reasons(
+    change: dict[str, object], field: str, reason: str
+) -> None:
     with pytest.raises(ArticleRejected) as exc_info:
         validate_article({**VALID, **change})
     assert reason in exc_info.value.reasons[field]

@@ -35,7 +35,9 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to embed: every article has an up-to-date vector.")
             return
         totals = {"embedded": 0, "failed": 0}
-        with tqdm(total=len(ids), unit="article", desc="Embedding", disable=options["verbosity"] == 0) as bar:
+        with tqdm(
+            total=len(ids), unit="article", desc="Embedding", disable=options["verbosity"] == 0
+        ) as bar:
             for i in range(0, len(ids), batch):
                 chunk = ids[i : i + batch]
                 try:
@@ -46,7 +48,9 @@ class Command(BaseCommand):
                 totals["failed"] += result["failed"]
                 bar.update(len(chunk))
         self.stdout.write(
-            self.style.SUCCESS(f"Embedded {totals['embedded']} article(s); {totals['failed']} failed.")
+            self.style.SUCCESS(
+                f"Embedded {totals['embedded']} article(s); {totals['failed']} failed."
+            )
         )
         if totals["failed"]:
             self.stdout.write("See the embedding_error of failed articles in the admin.")
