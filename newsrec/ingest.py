@@ -141,7 +141,9 @@ def _clean_datetime(name: str, value: Any, errors: dict[str, str]) -> datetime |
     return parsed
 
 
-def _clean_list(name: str, value: Any, *, limit: int, errors: dict[str, str]) -> tuple[str, ...]:
+def _clean_list(
+    name: str, value: Any, *, limit: int, max_len: int, errors: dict[str, str]
+) -> tuple[str, ...]:
     if value in (None, ""):
         return ()
     if isinstance(value, str):
@@ -158,8 +160,8 @@ def _clean_list(name: str, value: Any, *, limit: int, errors: dict[str, str]) ->
             errors[name] = "contains a NUL byte"
             return ()
         item = item.strip()
-        if len(item) > 200:
-            errors[name] = "has an entry longer than 200 characters"
+        if len(item) > max_len:
+            errors[name] = f"has an entry longer than {max_len} characters"
             return ()
         if item and item not in items:
             items.append(item)
@@ -203,8 +205,10 @@ def validate_article(raw: Mapping[str, Any]) -> ArticleData:
     published_at = _clean_datetime("published_at", raw.get("published_at"), errors)
     updated_at = _clean_datetime("updated_at", raw.get("updated_at"), errors)
     embargo_until = _clean_datetime("embargo_until", raw.get("embargo_until"), errors)
-    tags = _clean_list("tags", raw.get("tags"), limit=s.MAX_TAGS, errors=errors)
-    authors = _clean_list("authors", raw.get("authors"), limit=s.MAX_AUTHORS, errors=errors)
+    tags = _clean_list("tags", raw.get("tags"), limit=s.MAX_TAGS, max_len=100, errors=errors)
+    authors = _clean_list(
+        "authors", raw.get("authors"), limit=s.MAX_AUTHORS, max_len=200, errors=errors
+    )
     if errors:
         raise ArticleRejected(errors)
     return ArticleData(
