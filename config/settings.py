@@ -29,7 +29,8 @@ def env_list(name: str, default: str) -> list[str]:
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or (
     # A fixed key is acceptable only for local development; `check --deploy` flags it otherwise.
-    "django-insecure-newsrec-local-development-key-change-me" if DEBUG or "PYTEST_VERSION" in os.environ
+    "django-insecure-newsrec-local-development-key-change-me"
+    if DEBUG or "PYTEST_VERSION" in os.environ
     else ""
 )
 if not SECRET_KEY:
@@ -92,7 +93,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME", "test_newsrec")
+DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
+    "TEST_DATABASE_NAME", "test_newsrec"
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -144,6 +147,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "newsrec-embed-missing": {
         "task": "newsrec.tasks.embed_missing",
         "schedule": 300.0,
+    },
+    "newsrec-events-purge-expired": {
+        "task": "newsrec.tasks.events_purge_expired",
+        "schedule": 3600.0,
     },
 }
 

@@ -1,4 +1,4 @@
-"""Admin for the catalogue and API keys."""
+"""Admin for the catalogue, API keys, and (read-only, by permission) readers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.http import HttpRequest
 
 from newsrec import services
 from newsrec.api.authentication import api_key_create
-from newsrec.models import ApiKey, Article, EmbeddingStatus
+from newsrec.models import ApiKey, Article, EmbeddingStatus, Reader, ReaderProfile
+from newsrec.readers import reader_interests
 
 
 @admin.register(Article)
@@ -49,3 +50,60 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"API key created. Copy it now, it is not shown again: {raw}", messages.WARNING
         )
+
+
+class ReaderDataAdmin(admin.ModelAdmin):
+    """Read-only, and only for staff holding newsrec.view_reader_data (not plain view rights)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("newsrec.view_reader_data")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("newsrec.view_reader_data")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _interests_in_words(reader: Reader) -> str:
+    words = reader_interests(reader=reader)
+    parts = [
+        f"{label}: {', '.join(words[key])}"
+        for label, key in [("Sections", "sections"), ("Tags", "tags"), ("Authors", "authors"),
+                           ("Nearest articles", "nearest_articles")]
+        if words[key]
+    ]  # fmt: skip
+    return "; ".join(parts) or "—"
+
+
+@admin.register(Reader)
+class ReaderAdmin(ReaderDataAdmin):
+    list_display = ["public_id", "user", "personalisation_enabled", "created", "last_seen"]
+    list_filter = ["personalisation_enabled"]
+    search_fields = ["public_id", "user__username"]
+    fields = readonly_fields = (
+        "public_id", "user", "personalisation_enabled", "created", "last_seen", "interests",
+    )  # fmt: skip
+
+    @admin.display(description="Top interests")
+    def interests(self, obj: Reader) -> str:
+        return _interests_in_words(obj)
+
+
+@admin.register(ReaderProfile)
+class ReaderProfileAdmin(ReaderDataAdmin):
+    list_display = ["reader", "events_counted", "sessions", "completion_rate", "updated"]
+    fields = readonly_fields = (
+        "reader", "interests", "context_habits", "sessions", "avg_session_depth",
+        "completion_rate", "last_event_at", "events_counted", "updated",
+    )  # fmt: skip
+
+    @admin.display(description="Top interests")
+    def interests(self, obj: ReaderProfile) -> str:
+        return _interests_in_words(obj.reader)

@@ -9,4 +9,5 @@ class NewsrecConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from newsrec import checks  # noqa: F401  (registers system checks)
+        # Imported for their side effects: system checks and the login merge receiver.
+        from newsrec import checks, receivers  # noqa: F401

@@ -1,9 +1,11 @@
-"""Catalogue models: the articles that newsrec recommends, with their embeddings."""
+"""Models: the article catalogue with embeddings, API keys, and readers with their signals."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
@@ -50,7 +52,9 @@ class ArticleQuerySet(models.QuerySet["Article"]):
 class Article(models.Model):
     """One article mirrored from the host CMS (or imported), keyed by its external id."""
 
-    external_id = models.CharField(max_length=255, unique=True, help_text="Id in the source system.")
+    external_id = models.CharField(
+        max_length=255, unique=True, help_text="Id in the source system."
+    )
     url = models.URLField(max_length=2000, blank=True)
     title = models.CharField(max_length=500)
     lead = models.TextField(blank=True, help_text="Standfirst or summary.")
@@ -141,3 +145,117 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# --- Readers and their signals ------------------------------------------------------------
+
+
+class Reader(models.Model):
+    """Someone who reads: a logged-in user, or an anonymous visitor (cookie or client id)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="newsrec_reader",
+    )
+    # Namespaced so a cookie value can never collide with an API-supplied id: "cookie:…" / "api:…".
+    client_id = models.CharField(max_length=160, unique=True, null=True, blank=True)
+    personalisation_enabled = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"reader {self.public_id}"
+
+
+class EventKind(models.TextChoices):
+    IMPRESSION = "impression", "Impression"
+    CLICK = "click", "Click"
+    READ = "read", "Read progress"
+    DWELL = "dwell", "Dwell time"
+    FINISH = "finish", "Finish"
+    SHARE = "share", "Share"
+    HIDE = "hide", "Hide (not interested)"
+    SKIP = "skip", "Skip"
+
+
+class DeviceClass(models.TextChoices):
+    MOBILE = "mobile", "Mobile"
+    TABLET = "tablet", "Tablet"
+    DESKTOP = "desktop", "Desktop"
+
+
+class ReferrerType(models.TextChoices):
+    DIRECT = "direct", "Direct"
+    INTERNAL = "internal", "Internal"
+    SEARCH = "search", "Search"
+    SOCIAL = "social", "Social"
+    EMAIL = "email", "Email / newsletter"
+    OTHER = "other", "Other"
+
+
+class Event(models.Model):
+    """One reader signal, append-only; unique (reader, event_id) makes ingestion idempotent."""
+
+    reader = models.ForeignKey(Reader, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=64, help_text="Client-chosen id, unique per reader.")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="+")
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    dwell_seconds = models.FloatField(null=True, blank=True)
+    read_depth = models.FloatField(
+        null=True, blank=True, help_text="0..1, share of the article seen."
+    )
+    feed_slot = models.PositiveSmallIntegerField(null=True, blank=True)
+    surface = models.CharField(max_length=32, blank=True)
+    recommendation_id = models.CharField(max_length=64, blank=True)
+    device = models.CharField(max_length=8, choices=DeviceClass.choices, blank=True)
+    local_hour = models.PositiveSmallIntegerField(null=True, blank=True)
+    weekday = models.PositiveSmallIntegerField(null=True, blank=True, help_text="0 = Monday.")
+    referrer = models.CharField(max_length=8, choices=ReferrerType.choices, blank=True)
+    session_id = models.CharField(max_length=64, blank=True)
+    # False for events sent while the reader had personalisation off: kept, never profiled.
+    profiling_allowed = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["reader", "event_id"], name="newsrec_event_reader_eid"),
+        ]
+        indexes = [
+            models.Index(fields=["reader", "occurred_at"], name="newsrec_event_reader_time"),
+            models.Index(fields=["occurred_at"], name="newsrec_event_time"),  # retention sweep
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.article_id} by {self.reader_id}"
+
+
+class ReaderProfile(models.Model):
+    """What newsrec has learned about a reader; always recomputable from their events."""
+
+    reader = models.OneToOneField(
+        Reader, on_delete=models.CASCADE, primary_key=True, related_name="profile"
+    )
+    interest_vector = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    section_affinity = models.JSONField(default=dict, blank=True)  # {section: -1..1}
+    tag_affinity = models.JSONField(default=dict, blank=True)  # {tag: -1..1}
+    author_affinity = models.JSONField(default=dict, blank=True)  # {author: -1..1}
+    context_habits = models.JSONField(
+        default=dict, blank=True
+    )  # {device: {daypart: {section: share}}}
+    sessions = models.PositiveIntegerField(default=0)
+    avg_session_depth = models.FloatField(default=0.0)
+    completion_rate = models.FloatField(default=0.0)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    events_counted = models.PositiveIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        permissions = [("view_reader_data", "Can view reader profiles and their interests")]
+
+    def __str__(self) -> str:
+        return f"profile of {self.reader_id}"

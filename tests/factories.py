@@ -8,7 +8,7 @@ from typing import Any, cast
 import factory
 from django.utils import timezone
 
-from newsrec.models import Article, ArticleStatus
+from newsrec.models import Article, ArticleStatus, Reader
 
 
 class ArticleFactory(factory.django.DjangoModelFactory[Article]):
@@ -27,3 +27,10 @@ class ArticleFactory(factory.django.DjangoModelFactory[Article]):
 def make_article(**fields: Any) -> Article:
     """Typed shortcut for ``ArticleFactory(**fields)``."""
     return cast(Article, ArticleFactory(**fields))
+
+
+class ReaderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Reader
+
+    client_id = factory.Sequence(lambda n: f"api:test-reader-{n}")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from newsrec.api import views
+from newsrec.api import events, views
 
 app_name = "newsrec-api"
 
@@ -10,4 +10,8 @@ urlpatterns = [
     path("articles/", views.ArticleListUpsertView.as_view(), name="articles"),
     path("articles/<int:pk>/", views.ArticleDetailView.as_view(), name="article-detail"),
     path("articles/<int:pk>/related/", views.ArticleRelatedView.as_view(), name="article-related"),
+    path("events/", events.EventsView.as_view(), name="events"),
+    path("me/", events.MeView.as_view(), name="me"),
+    path("me/export/", events.MeExportView.as_view(), name="me-export"),
+    path("me/personalisation/", events.MePersonalisationView.as_view(), name="me-personalisation"),
 ]

@@ -1,0 +1,259 @@
+"""Reader API: event ingestion (`events/`) and the reader's own data (`me/`)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from newsrec import readers
+from newsrec.api.authentication import ApiKeyAuthentication
+from newsrec.conf import newsrec_settings
+from newsrec.events import device_from_user_agent, events_ingest
+from newsrec.models import ApiKey, ApiKeyScope, Reader
+
+
+class BeaconSessionAuthentication(SessionAuthentication):
+    """Session login without a CSRF token, for navigator.sendBeacon (which cannot send headers).
+
+    A forged cross-site post is refused by its Origin / Sec-Fetch-Site headers instead; session
+    cookies are SameSite=Lax, so such a post would not carry the login anyway.
+    """
+
+    def enforce_csrf(self, request: Request) -> None:
+        refuse_cross_site(request)
+
+
+def refuse_cross_site(request: Request) -> None:
+    """Browsers label their posts; one from another site must not write into a reader's history."""
+    if request.META.get("HTTP_SEC_FETCH_SITE") == "cross-site":
+        raise PermissionDenied("Cross-site event posts are refused.")
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.get_host():
+        raise PermissionDenied("Cross-site event posts are refused.")
+
+
+class CanWriteEvents(BasePermission):
+    """Browsers may always post their own events; an API key needs the write-events scope."""
+
+    message = "This API key lacks the write-events scope."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, ApiKey):
+            return ApiKeyScope.WRITE_EVENTS in request.auth.scopes
+        return True
+
+
+class EventResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    event_id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
+    reasons = serializers.DictField(child=serializers.CharField(), required=False)
+
+
+class EventsReportSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = EventResultSerializer(many=True)
+
+
+EVENTS_EXAMPLE = OpenApiExample(
+    "Impression then click",
+    value={
+        "events": [
+            {
+                "event_id": "2f6c1e0a-1",
+                "kind": "impression",
+                "article_id": 42,
+                "occurred_at": "2026-11-28T09:30:00+01:00",
+                "feed_slot": 3,
+                "surface": "home",
+                "recommendation_id": "feed-7f3a",
+                "local_hour": 9,
+                "weekday": 5,
+                "session_id": "s-91c2",
+            },
+            {
+                "event_id": "2f6c1e0a-2",
+                "kind": "read",
+                "article_id": 42,
+                "occurred_at": "2026-11-28T09:31:10+01:00",
+                "dwell_seconds": 64.5,
+                "read_depth": 0.8,
+            },
+        ]
+    },
+    request_only=True,
+)
+
+
+def _client_reader_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError({"reader_id": ["Must be a non-empty string."]})
+    value = value.strip()
+    if "\x00" in value or len(value) > readers.CLIENT_ID_MAX:
+        raise ValidationError(
+            {"reader_id": [f"Must be at most {readers.CLIENT_ID_MAX} characters, without NUL."]}
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError({"reader_id": ["Contains invalid Unicode."]}) from None
+    return value
+
+
+class EventsView(APIView):
+    """Store a batch of reader events; each event is answered accepted, duplicate or rejected."""
+
+    authentication_classes = [ApiKeyAuthentication, BeaconSessionAuthentication]
+    permission_classes = [CanWriteEvents]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request={"application/json": {"type": "object"}},
+        responses={200: EventsReportSerializer, 400: EventsReportSerializer},
+        examples=[EVENTS_EXAMPLE],
+        description=(
+            "Send `{\"events\": [...]}` (or a bare list): at most NEWSREC['EVENTS_MAX_BATCH'] "
+            "(100) events and NEWSREC['EVENTS_MAX_BODY_BYTES'] (256 KiB) per request. Kinds: "
+            "impression, click, read, dwell, finish, share, hide, skip. `occurred_at` may be up "
+            "to NEWSREC['EVENTS_MAX_AGE_DAYS'] (7) days old and at most 5 minutes ahead. "
+            "`event_id` makes sending idempotent: a repeat is answered `duplicate`. "
+            "Browsers are identified by their login or the `newsrec_rid` cookie (set here when "
+            "missing); a server with an API key carrying the write-events scope names the reader "
+            "with a top-level `reader_id`. An event whose `reader_id` names someone else is "
+            "rejected. `device` (mobile/tablet/desktop) defaults to one read from the User-Agent."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        limit_bytes = int(newsrec_settings.EVENTS_MAX_BODY_BYTES)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit_bytes:
+            return Response(
+                {
+                    "code": "too_large",
+                    "message": f"The body exceeds {limit_bytes} bytes.",
+                    "errors": {},
+                },
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        body = request.data
+        claimed: Any = None
+        if isinstance(body, dict):
+            unknown = set(body) - {"events", "reader_id"}
+            if "events" not in body or unknown:
+                raise ValidationError({"non_field_errors": ['Send {"events": [...]}.']})
+            claimed, body = body.get("reader_id"), body["events"]
+        if not isinstance(body, list) or not body:
+            raise ValidationError({"events": ["Must be a non-empty list of event objects."]})
+        limit = int(newsrec_settings.EVENTS_MAX_BATCH)
+        if len(body) > limit:
+            raise ValidationError({"events": [f"At most {limit} events per request."]})
+
+        token: str | None = None
+        if isinstance(request.auth, ApiKey):
+            if claimed is None:
+                raise ValidationError({"reader_id": ["Required when sending with an API key."]})
+            claim = _client_reader_id(claimed)
+            reader = readers.reader_for_client_id(client_id=claim)
+            default_device = ""
+        else:
+            if claimed is not None:
+                raise PermissionDenied(
+                    "Only an API key with the write-events scope may name the reader."
+                )
+            refuse_cross_site(request)
+            found, token = readers.reader_for_request(request, create=True)
+            assert found is not None  # create=True always yields a reader
+            reader, claim = found, str(found.public_id)
+            default_device = device_from_user_agent(request.META.get("HTTP_USER_AGENT", ""))
+        readers.reader_touch(reader=reader)
+        report = events_ingest(
+            reader=reader, raw_events=body, default_device=default_device, reader_claim=claim
+        )
+        stored = report.count("accepted") + report.count("duplicate")
+        code = status.HTTP_400_BAD_REQUEST if not stored else status.HTTP_200_OK
+        response = Response(report.as_dict(), status=code)
+        if token:
+            readers.cookie_set(response, token)
+        return response
+
+
+def _current_reader(request: Request) -> Reader | None:
+    reader, _token = readers.reader_for_request(request, create=False)
+    return reader
+
+
+class MeView(APIView):
+    """The current reader's data: DELETE erases it."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={204: None},
+        description="Erase every event, the profile and the reader record; clears the cookie.",
+    )
+    def delete(self, request: Request) -> Response:
+        reader = _current_reader(request)
+        if reader is not None:
+            readers.reader_erase(reader=reader)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        response.delete_cookie(readers.COOKIE_NAME, samesite="Lax")
+        return response
+
+
+class MeExportView(APIView):
+    """Export everything stored about the current reader as JSON."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: {"type": "object"}},
+        description="The reader, all their events, the profile and its interests in words.",
+    )
+    def get(self, request: Request) -> Response:
+        reader = _current_reader(request)
+        if reader is None:
+            raise NotFound("Nothing is stored about you.")
+        return Response(readers.reader_export(reader=reader))
+
+
+class PersonalisationSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
+
+    def to_internal_value(self, data: Any) -> Any:
+        # BooleanField takes "yes", 0 … ; a privacy switch should only take a real boolean.
+        if not isinstance(data, dict) or not isinstance(data.get("enabled"), bool):
+            raise ValidationError({"enabled": ["Must be true or false."]})
+        return super().to_internal_value(data)
+
+
+class MePersonalisationView(APIView):
+    """Turn personalisation on or off for the current reader."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=PersonalisationSerializer, responses={200: PersonalisationSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = PersonalisationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reader, token = readers.reader_for_request(request, create=True)
+        assert reader is not None
+        readers.personalisation_set(reader=reader, enabled=serializer.validated_data["enabled"])
+        response = Response({"enabled": reader.personalisation_enabled})
+        if token:
+            readers.cookie_set(response, token)
+        return response

@@ -1,0 +1,351 @@
+"""Reader events: the one validation path and the idempotent, append-only ingestion service."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from newsrec.conf import newsrec_settings
+from newsrec.models import Article, DeviceClass, Event, EventKind, Reader, ReferrerType
+
+MAX_EVENT_BYTES = 4_096  # one event's JSON; real events are a few hundred bytes
+MAX_DWELL_SECONDS = 86_400.0  # a day on one page is a stuck tab, not reading
+_KINDS = {k.value for k in EventKind}
+_DEVICES = {d.value for d in DeviceClass}
+_REFERRERS = {r.value for r in ReferrerType}
+_FIELDS = {
+    "event_id", "kind", "article_id", "article_external_id", "occurred_at", "dwell_seconds",
+    "read_depth", "feed_slot", "surface", "recommendation_id", "device", "local_hour", "weekday",
+    "referrer", "session_id", "reader_id",
+}  # fmt: skip
+_TABLET_UA = re.compile(r"iPad|Tablet|PlayBook|Silk|Kindle|Android(?!.*Mobile)", re.IGNORECASE)
+_MOBILE_UA = re.compile(r"Mobi|iPhone|iPod|Android.*Mobile|Windows Phone|BlackBerry", re.I)
+
+
+def device_from_user_agent(user_agent: str) -> str:
+    """Coarse device class from a User-Agent header; unknown agents count as desktop."""
+    if not user_agent:
+        return ""
+    if _TABLET_UA.search(user_agent):
+        return DeviceClass.TABLET
+    if _MOBILE_UA.search(user_agent):
+        return DeviceClass.MOBILE
+    return DeviceClass.DESKTOP
+
+
+@dataclass(frozen=True)
+class EventData:
+    """A validated event, ready to store (article still named by id or external id)."""
+
+    event_id: str
+    kind: str
+    article_id: int | None
+    article_external_id: str
+    occurred_at: datetime
+    dwell_seconds: float | None = None
+    read_depth: float | None = None
+    feed_slot: int | None = None
+    surface: str = ""
+    recommendation_id: str = ""
+    device: str = ""
+    local_hour: int | None = None
+    weekday: int | None = None
+    referrer: str = ""
+    session_id: str = ""
+
+
+class EventRejected(Exception):
+    """An event failed validation; ``reasons`` maps field names to messages."""
+
+    def __init__(self, reasons: Mapping[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in reasons.items()))
+        self.reasons = dict(reasons)
+
+
+def _text(raw: Mapping[str, Any], name: str, limit: int, errors: dict[str, str]) -> str:
+    value = raw.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors[name] = "must be a string"
+        return ""
+    if "\x00" in value:
+        errors[name] = "contains a NUL byte"
+        return ""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        errors[name] = "contains invalid Unicode (lone surrogate)"
+        return ""
+    value = value.strip()
+    if len(value) > limit:
+        errors[name] = f"is too long ({len(value)} characters; the limit is {limit})"
+        return ""
+    return value
+
+
+def _choice(raw: Mapping[str, Any], name: str, allowed: set[str], errors: dict[str, str]) -> str:
+    value = _text(raw, name, 32, errors)
+    if value and value not in allowed:
+        errors[name] = f"must be one of {', '.join(sorted(allowed))}"
+        return ""
+    return value
+
+
+def _int(
+    raw: Mapping[str, Any], name: str, low: int, high: int, errors: dict[str, str]
+) -> int | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors[name] = "must be an integer"
+        return None
+    if not low <= value <= high:
+        errors[name] = f"must be between {low} and {high}"
+        return None
+    return value
+
+
+def _float(
+    raw: Mapping[str, Any], name: str, low: float, high: float, errors: dict[str, str]
+) -> float | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        errors[name] = "must be a number"
+        return None
+    value = float(value)
+    if not math.isfinite(value):  # 1e400 arrives from the JSON parser as inf
+        errors[name] = "must be a finite number"
+        return None
+    if not low <= value <= high:
+        errors[name] = f"must be between {low:g} and {high:g}"
+        return None
+    return value
+
+
+def _occurred_at(raw: Mapping[str, Any], now: datetime, errors: dict[str, str]) -> datetime:
+    value = _text(raw, "occurred_at", 64, errors)
+    if "occurred_at" in errors:
+        return now
+    if not value:
+        errors["occurred_at"] = "is required (ISO 8601 with time zone)"
+        return now
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        errors["occurred_at"] = f"is not a valid ISO 8601 date/time: {value[:40]!r}"
+        return now
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    future = int(newsrec_settings.EVENTS_MAX_FUTURE_SECONDS)
+    max_age = float(newsrec_settings.EVENTS_MAX_AGE_DAYS)
+    if parsed > now + timedelta(seconds=future):
+        errors["occurred_at"] = f"is more than {future} seconds in the future"
+    elif parsed < now - timedelta(days=max_age):
+        errors["occurred_at"] = f"is older than the accepted {max_age:g} days"
+    return parsed
+
+
+def validate_event(raw: Any, *, now: datetime, default_device: str = "") -> EventData:
+    """Check one incoming event; raises EventRejected with every problem found."""
+    if not isinstance(raw, dict):
+        raise EventRejected({"event": "must be a JSON object"})
+    errors: dict[str, str] = {}
+    # Echoed back in the response, so lone surrogates are escaped to keep it valid UTF-8.
+    unknown = sorted(
+        str(k)[:40].encode("utf-8", "backslashreplace").decode("utf-8")
+        for k in raw
+        if k not in _FIELDS
+    )
+    if unknown:
+        errors["event"] = f"unknown field(s): {', '.join(unknown)}"
+    event_id = _text(raw, "event_id", 64, errors)
+    if not event_id and "event_id" not in errors:
+        errors["event_id"] = "is required"
+    kind = _text(raw, "kind", 32, errors)
+    if "kind" not in errors and kind not in _KINDS:
+        errors["kind"] = f"must be one of {', '.join(sorted(_KINDS))}"
+    article_id = _int(raw, "article_id", 1, 2**63 - 1, errors)
+    external_id = _text(raw, "article_external_id", 255, errors)
+    if (
+        article_id is None
+        and not external_id
+        and not {"article_id", "article_external_id"} & set(errors)
+    ):
+        errors["article_id"] = "is required (or article_external_id)"
+    dwell = _float(raw, "dwell_seconds", 0.0, MAX_DWELL_SECONDS, errors)
+    if kind == EventKind.DWELL and dwell is None and "dwell_seconds" not in errors:
+        errors["dwell_seconds"] = "is required for dwell events"
+    data = EventData(
+        event_id=event_id,
+        kind=kind,
+        article_id=article_id,
+        article_external_id=external_id,
+        occurred_at=_occurred_at(raw, now, errors),
+        dwell_seconds=dwell,
+        read_depth=_float(raw, "read_depth", 0.0, 1.0, errors),
+        feed_slot=_int(raw, "feed_slot", 0, 10_000, errors),
+        surface=_text(raw, "surface", 32, errors),
+        recommendation_id=_text(raw, "recommendation_id", 64, errors),
+        device=_choice(raw, "device", _DEVICES, errors) or default_device,
+        local_hour=_int(raw, "local_hour", 0, 23, errors),
+        weekday=_int(raw, "weekday", 0, 6, errors),
+        referrer=_choice(raw, "referrer", _REFERRERS, errors),
+        session_id=_text(raw, "session_id", 64, errors),
+    )
+    if errors:
+        raise EventRejected(errors)
+    return data
+
+
+@dataclass
+class IngestReport:
+    """Per-event outcome of one batch, in the order the events were sent."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r["status"] == status)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.count("accepted"),
+            "duplicate": self.count("duplicate"),
+            "rejected": self.count("rejected"),
+            "results": self.results,
+        }
+
+
+_COLUMNS = (
+    "reader_id", "event_id", "kind", "article_id", "occurred_at", "received_at", "dwell_seconds",
+    "read_depth", "feed_slot", "surface", "recommendation_id", "device", "local_hour", "weekday",
+    "referrer", "session_id", "profiling_allowed",
+)  # fmt: skip
+
+
+def _insert_new(rows: Sequence[tuple[Any, ...]]) -> set[str]:
+    """INSERT … ON CONFLICT DO NOTHING; returns the event ids that were really inserted.
+
+    bulk_create(ignore_conflicts=True) cannot say which rows were skipped, and only the database
+    can decide that atomically when the same ids arrive concurrently.
+    """
+    if not rows:
+        return set()
+    table = Event._meta.db_table
+    one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * len(rows))} "
+        "ON CONFLICT (reader_id, event_id) DO NOTHING RETURNING event_id"
+    )
+    params = [value for row in rows for value in row]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _resolve_articles(events: Sequence[EventData]) -> tuple[set[int], dict[str, int]]:
+    ids = {e.article_id for e in events if e.article_id is not None}
+    externals = {e.article_external_id for e in events if e.article_id is None}
+    known_ids = (
+        set(Article.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    )
+    by_external = (
+        dict(Article.objects.filter(external_id__in=externals).values_list("external_id", "pk"))
+        if externals
+        else {}
+    )
+    return known_ids, by_external
+
+
+def events_ingest(
+    *,
+    reader: Reader,
+    raw_events: Sequence[Any],
+    default_device: str = "",
+    reader_claim: str | None = None,
+) -> IngestReport:
+    """Validate and store a batch for one reader; valid events are stored even if others fail.
+
+    Each event is answered accepted, duplicate (its event_id was already stored for this reader,
+    or sent twice in the batch) or rejected with reasons. ``reader_claim`` is the identity an
+    event may name in ``reader_id``; naming anyone else rejects the event. A profile update is
+    queued on commit when something new was stored and the reader allows personalisation.
+    """
+    now = timezone.now()
+    report = IngestReport()
+    valid: list[tuple[int, EventData]] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_events):
+        try:
+            if isinstance(raw, dict) and len(repr(raw)) > MAX_EVENT_BYTES:
+                raise EventRejected({"event": f"is larger than {MAX_EVENT_BYTES} bytes"})
+            data = validate_event(raw, now=now, default_device=default_device)
+            claim = raw.get("reader_id")
+            if claim is not None and str(claim) != reader_claim:
+                raise EventRejected({"reader_id": "names another reader than the one sending"})
+        except EventRejected as exc:
+            event_id = raw.get("event_id") if isinstance(raw, dict) else None
+            report.results.append(
+                {
+                    "index": index,
+                    "event_id": event_id
+                    if isinstance(event_id, str) and "event_id" not in exc.reasons
+                    else None,
+                    "status": "rejected",
+                    "reasons": exc.reasons,
+                }
+            )
+            continue
+        if data.event_id in seen:
+            report.results.append(
+                {"index": index, "event_id": data.event_id, "status": "duplicate"}
+            )
+            continue
+        seen.add(data.event_id)
+        report.results.append({"index": index, "event_id": data.event_id, "status": "pending"})
+        valid.append((len(report.results) - 1, data))
+
+    known_ids, by_external = _resolve_articles([d for _, d in valid])
+    rows: list[tuple[Any, ...]] = []
+    storable: list[tuple[int, EventData]] = []
+    for slot, data in valid:
+        article_pk = data.article_id if data.article_id in known_ids else None
+        if data.article_id is None:
+            article_pk = by_external.get(data.article_external_id)
+        if article_pk is None:
+            name = "article_id" if data.article_id is not None else "article_external_id"
+            report.results[slot].update(status="rejected", reasons={name: "unknown article"})
+            continue
+        storable.append((slot, data))
+        rows.append(
+            (
+                reader.pk, data.event_id, data.kind, article_pk, data.occurred_at, now,
+                data.dwell_seconds, data.read_depth, data.feed_slot, data.surface,
+                data.recommendation_id, data.device, data.local_hour, data.weekday,
+                data.referrer, data.session_id, reader.personalisation_enabled,
+            )
+        )  # fmt: skip
+    with transaction.atomic():
+        inserted = _insert_new(rows)
+        for slot, data in storable:
+            report.results[slot]["status"] = (
+                "accepted" if data.event_id in inserted else "duplicate"
+            )
+        if inserted and reader.personalisation_enabled:
+            from newsrec.profiles import profile_schedule
+
+            profile_schedule(reader=reader)
+    return report
