@@ -148,6 +148,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "newsrec.tasks.embed_missing",
         "schedule": 300.0,
     },
+    "newsrec-feeds-refresh": {
+        "task": "newsrec.tasks.feeds_rebuild_all",
+        "schedule": 900.0,
+    },
     "newsrec-events-purge-expired": {
         "task": "newsrec.tasks.events_purge_expired",
         "schedule": 3600.0,

@@ -40,6 +40,27 @@ DEFAULTS: dict[str, Any] = {
     "RELATED_LIMIT": 6,
     # HNSW search breadth for related-article queries (higher = better recall, slower).
     "HNSW_EF_SEARCH": 80,
+    # Reader events: most events per POST /api/v1/events/ and largest request body (bytes).
+    "EVENTS_MAX_BATCH": 100,
+    "EVENTS_MAX_BODY_BYTES": 256 * 1024,
+    # Late events are accepted up to this age (days); clocks may run this far ahead (seconds).
+    "EVENTS_MAX_AGE_DAYS": 7,
+    "EVENTS_MAX_FUTURE_SECONDS": 300,
+    # Events older than this (days) are deleted by the periodic task events_purge_expired.
+    "EVENT_RETENTION_DAYS": 395,
+    # Interest decay half-life (days, relative to the reader's latest event).
+    "PROFILE_HALF_LIFE_DAYS": 14.0,
+    # Seconds a profile update waits so a burst of events costs one rebuild.
+    "PROFILE_DEBOUNCE_SECONDS": 5,
+    # Feeds: items per materialised feed; the live pool is the newest FEED_POOL_MAX embedded
+    # articles of the last FEED_POOL_DAYS days (None = no age limit beyond the rules' max age).
+    "FEED_LENGTH": 50,
+    "FEED_POOL_DAYS": 14,
+    "FEED_POOL_MAX": 20_000,
+    # Readers seen within this many days keep a materialised feed (periodic refresh, fan-outs).
+    "FEED_ACTIVE_DAYS": 30,
+    # Readers per rebuild task in fan-outs (one matrix product per chunk of the engine).
+    "FEED_CHUNK_SIZE": 500,
 }
 
 IMPORT_STRINGS = {"EMBEDDER", "ADAPTER"}

@@ -259,3 +259,27 @@ class ReaderProfile(models.Model):
 
     def __str__(self) -> str:
         return f"profile of {self.reader_id}"
+
+
+# --- Materialised feeds -------------------------------------------------------------------
+
+
+class Feed(models.Model):
+    """A reader's materialised feed (or the non-personalised "default" one), swapped whole."""
+
+    key = models.CharField(max_length=40, unique=True, help_text='"reader:<id>" or "default".')
+    reader = models.OneToOneField(
+        Reader, null=True, blank=True, on_delete=models.CASCADE, related_name="feed"
+    )
+    items = models.JSONField(default=list, help_text="Ranked items with reasons and scores.")
+    conflicts = models.JSONField(default=list, blank=True, help_text="Rules that could not be met.")
+    context_habits = models.JSONField(default=dict, blank=True)  # for the read-time re-rank
+    rules_version = models.PositiveBigIntegerField(default=0)
+    built_at = models.DateTimeField()
+    version = models.PositiveIntegerField(default=1, help_text="Bumped by every swap.")
+
+    class Meta:
+        indexes = [models.Index(fields=["built_at"], name="newsrec_feed_built")]
+
+    def __str__(self) -> str:
+        return f"feed {self.key} v{self.version}"

@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.db import OperationalError
 
-from newsrec import services
+from newsrec import feeds, services
 from newsrec.conf import newsrec_settings
 from newsrec.models import Article, EmbeddingStatus, Reader
 
@@ -17,7 +17,7 @@ def embed_articles(self: Any, article_ids: list[int]) -> dict[str, int]:
     """Embed a batch of articles; a model error retries with exponential backoff (bounded)."""
     max_retries = int(newsrec_settings.EMBEDDING_MAX_RETRIES)
     try:
-        return services.articles_embed(article_ids=article_ids)
+        result = services.articles_embed(article_ids=article_ids)
     except services.EmbeddingBatchError as exc:
         if self.request.retries >= max_retries:
             return {"embedded": 0, "failed": len(article_ids), "skipped": 0}
@@ -51,7 +51,9 @@ def profile_update(reader_public_id: str) -> bool:
     )
     if reader_id is None:
         return False
-    return profile_rebuild(reader_id=reader_id) is not None
+    rebuilt = profile_rebuild(reader_id=reader_id) is not None
+    feeds.feeds_rebuild(reader_ids=[reader_id])  # hides and reads count at once, profile or not
+    return rebuilt
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -60,3 +62,39 @@ def events_purge_expired() -> int:
     from newsrec.readers import events_purge_expired as purge
 
     return purge()
+
+
+# --- Feeds ---------------------------------------------------------------------------------
+
+FANOUT_LOCK = "newsrec:feeds:fanout-pending"
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, ignore_result=True)
+def feeds_rebuild_readers(
+    self: Any, reader_ids: list[int], run_id: str = "", include_default: bool = False
+) -> int:
+    """Rebuild a chunk of feeds; a killed worker's chunk is redelivered (acks_late) and redone."""
+    try:
+        stats = feeds.feeds_rebuild(reader_ids=reader_ids, include_default=include_default)
+    except OperationalError as exc:
+        raise self.retry(exc=exc, countdown=5 * (self.request.retries + 1)) from exc
+    if run_id:
+        feeds.fanout_progress_add(run_id=run_id, done=len(reader_ids))
+    return stats.written
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def feeds_rebuild_all() -> str:
+    """Fan out the rebuild of every kept feed in chunks, with progress visible to staff."""
+    from django.core.cache import cache
+
+    cache.delete(FANOUT_LOCK)
+    return feeds.fanout_start(enqueue=feeds_rebuild_readers.delay)
+
+
+def feeds_refresh_soon(delay_seconds: int = 30) -> None:
+    """Debounced global refresh: many article changes within the delay cost one fan-out."""
+    from django.core.cache import cache
+
+    if cache.add(FANOUT_LOCK, 1, timeout=delay_seconds * 4):
+        feeds_rebuild_all.apply_async(countdown=delay_seconds)

@@ -9,12 +9,23 @@ from newsrec import selectors
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    from newsrec import feeds, readers
+
     section = request.GET.get("section") or None
     articles = list(selectors.article_list(section=section)[:30])
+    feed = None
+    if section is None:
+        reader, _token = readers.reader_for_request(request, create=False)
+        feed = feeds.feed_read(reader=reader, limit=12)
     return render(
         request,
         "newsrec/home.html",
-        {"articles": articles, "section": section, "sections": selectors.section_names()},
+        {
+            "articles": articles,
+            "section": section,
+            "sections": selectors.section_names(),
+            "feed": feed,
+        },
     )
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from newsrec.api import events, views
+from newsrec.api import events, feeds, views
 
 app_name = "newsrec-api"
 
@@ -14,4 +14,7 @@ urlpatterns = [
     path("me/", events.MeView.as_view(), name="me"),
     path("me/export/", events.MeExportView.as_view(), name="me-export"),
     path("me/personalisation/", events.MePersonalisationView.as_view(), name="me-personalisation"),
+    path("feeds/me/", feeds.MyFeedView.as_view(), name="feed-me"),
+    path("feeds/progress/", feeds.FanoutProgressView.as_view(), name="feed-progress"),
+    path("feeds/<uuid:public_id>/", feeds.ReaderFeedView.as_view(), name="feed-reader"),
 ]

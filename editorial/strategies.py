@@ -1,0 +1,199 @@
+"""Behaviour of each rule kind: validation of a rule row and its compilation into engine rules."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from newsrec.engine.rules import Boost, Cap, Pin, Segment
+
+if TYPE_CHECKING:
+    from editorial.models import Rule
+
+
+def _epoch(value: object) -> float | None:
+    return value.timestamp() if value is not None else None  # type: ignore[attr-defined]
+
+
+@dataclass
+class RulesBuilder:
+    """Mutable accumulator that strategies fill; ``editorial.compiler`` freezes it."""
+
+    blocked: dict[str, set[str]] = field(
+        default_factory=lambda: {"section": set(), "tag": set(), "author": set(), "article": set()}
+    )
+    max_age_hours: float | None = None
+    max_age_by_section: dict[str, float] = field(default_factory=dict)
+    half_life_hours: float | None = None
+    half_life_by_section: dict[str, float] = field(default_factory=dict)
+    boosts: list[Boost] = field(default_factory=list)
+    pins: list[Pin] = field(default_factory=list)
+    caps: list[Cap] = field(default_factory=list)
+    mmr_lambda: float | None = None
+
+
+class RuleStrategy:
+    """Override ``validate`` (field -> message) and ``apply`` (add the rule to the builder)."""
+
+    def validate(self, rule: Rule) -> dict[str, str]:
+        return {}
+
+    def apply(self, rule: Rule, builder: RulesBuilder) -> None:
+        raise NotImplementedError(".apply() must be overridden")
+
+
+def _needs_target(rule: Rule, errors: dict[str, str], *, fields: tuple[str, ...]) -> None:
+    if rule.target_field not in fields:
+        errors["target_field"] = f"Choose one of: {', '.join(fields)}."
+    if not rule.target_value.strip():
+        errors["target_value"] = "Name what the rule applies to."
+    elif rule.target_field == "article" and not rule.target_value.strip().isdigit():
+        errors["target_value"] = "An article is given by its numeric id."
+
+
+def _positive(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value > 0
+
+
+class BlockStrategy(RuleStrategy):
+    def validate(self, rule: Rule) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        _needs_target(rule, errors, fields=("section", "tag", "author", "article"))
+        return errors
+
+    def apply(self, rule: Rule, builder: RulesBuilder) -> None:
+        builder.blocked[rule.target_field].add(rule.target_value.strip())
+
+
+class BoostStrategy(RuleStrategy):
+    def validate(self, rule: Rule) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        _needs_target(rule, errors, fields=("section", "tag", "author", "article"))
+        if not _positive(rule.factor) or rule.factor == 1:
+            errors["factor"] = "Use a factor above 1 to boost or between 0 and 1 to bury."
+        return errors
+
+    def apply(self, rule: Rule, builder: RulesBuilder) -> None:
+        value: str | int = rule.target_value.strip()
+        if rule.target_field == "article":
+            value = int(value)
+        builder.boosts.append(
+            Boost(
+                field=rule.target_field,  # type: ignore[arg-type]
+                value=value,
+                factor=float(rule.factor or 1.0),
+                valid_from=_epoch(rule.valid_from),
+                valid_until=_epoch(rule.valid_until),
+                rule_id=rule.pk,
+            )
+        )
+
+
+class PinStrategy(RuleStrategy):
+    def validate(self, rule: Rule) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if rule.target_field != "article" or not rule.target_value.strip().isdigit():
+            errors["target_value"] = "A pin needs an article (target field 'article', its id)."
+        if not rule.slot or rule.slot < 1:
+            errors["slot"] = "Choose the slot (1 = top)."
+        unknown = set(rule.devices) - {"mobile", "tablet", "desktop"}
+        if unknown:
+            errors["devices"] = f"Unknown device class: {', '.join(sorted(unknown))}."
+        return errors
+
+    def apply(self, rule: Rule, builder: RulesBuilder) -> None:
+        builder.pins.append(
+            Pin(
+                article_id=int(rule.target_value),
+                slot=int(rule.slot or 1),
+                priority=rule.priority,
+                created_at=_epoch(rule.created) or 0.0,
+                segment=Segment(devices=frozenset(rule.devices), visitors=rule.visitors),  # type: ignore[arg-type]
+                valid_from=_epoch(rule.valid_from),
+                valid_until=_epoch(rule.valid_until),
+                rule_id=rule.pk,
+            )
+        )
+
+
+class MaxAgeStrategy(RuleStrategy):
+    def validate(self, rule: Rule) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if not _positive(rule.hours):
+            errors["hours"] = "Give the maximum age in hours (> 0)."
+        if rule.target_value and rule.target_field != "section":
+            errors["target_field"] = "A maximum age applies to everything or to one section."
+        return errors
+
+    def apply(self, rule: Rule, builder: RulesBuilder) -> None:
+        hours = float(rule.hours or 0)
+        if rule.target_value:
+            builder.max_age_by_section[rule.target_value.strip()] = hours
+        else:
+            builder.max_age_hours = hours
+
+
+class FreshnessStrategy(MaxAgeStrategy):
+    def apply(self, rule: Rule, builder: RulesBuilder) -> None:
+        hours = float(rule.hours or 0)
+        if rule.target_value:
+            builder.half_life_by_section[rule.target_value.strip()] = hours
+        else:
+            builder.half_life_hours = hours
+
+
+class CapStrategy(RuleStrategy):
+    def validate(self, rule: Rule) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if rule.target_field not in ("section", "tag", "author"):
+            errors["target_field"] = "A cap applies per section, tag or author."
+        if rule.max_per_value is None:
+            errors["max_per_value"] = "How many at most per value?"
+        if not rule.top_k:
+            errors["top_k"] = "Within the top how many?"
+        elif rule.max_per_value is not None and rule.max_per_value > rule.top_k:
+            errors["max_per_value"] = "The cap is larger than the top K: it would never apply."
+        return errors
+
+    def apply(self, rule: Rule, builder: RulesBuilder) -> None:
+        values = (
+            frozenset({rule.target_value.strip()}) if rule.target_value.strip() else frozenset()
+        )
+        builder.caps.append(
+            Cap(
+                field=rule.target_field,  # type: ignore[arg-type]
+                max_per_value=int(rule.max_per_value or 0),
+                top_k=int(rule.top_k or 1),
+                values=values,
+                rule_id=rule.pk,
+            )
+        )
+
+
+class MmrStrategy(RuleStrategy):
+    def validate(self, rule: Rule) -> dict[str, str]:
+        if rule.mmr_lambda is None or not 0 <= rule.mmr_lambda <= 1:
+            return {"mmr_lambda": "Give a value between 0 (most variety) and 1 (pure relevance)."}
+        return {}
+
+    def apply(self, rule: Rule, builder: RulesBuilder) -> None:
+        builder.mmr_lambda = float(rule.mmr_lambda if rule.mmr_lambda is not None else 1.0)
+
+
+STRATEGIES: dict[str, RuleStrategy] = {
+    "block": BlockStrategy(),
+    "boost": BoostStrategy(),
+    "pin": PinStrategy(),
+    "max_age": MaxAgeStrategy(),
+    "freshness": FreshnessStrategy(),
+    "cap": CapStrategy(),
+    "mmr": MmrStrategy(),
+}
+
+
+def strategy_for(kind: str) -> RuleStrategy:
+    try:
+        return STRATEGIES[kind]
+    except KeyError:
+        raise ValueError(f"Unknown rule kind {kind!r}") from None

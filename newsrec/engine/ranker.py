@@ -1,0 +1,299 @@
+"""The orchestrator: one reader or many, through overridable steps, into explained feeds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from newsrec.engine.diversity import assemble
+from newsrec.engine.errors import EngineInputError
+from newsrec.engine.pins import PlacedPin, resolve_pins
+from newsrec.engine.pool import Pool
+from newsrec.engine.rules import (
+    Rules,
+    allowed_mask,
+    boost_multiplier,
+    freshness_decay,
+    live_mask,
+)
+from newsrec.engine.scoring import Weights, combine, popularity, reader_features
+from newsrec.engine.similarity import ReaderSims, batch_similarities
+from newsrec.engine.sources import CandidateSource, Query, default_sources
+from newsrec.engine.types import Conflict, Context, FeedItem, FeedResult, ReaderState
+
+PIN_SOURCE = "pin"
+PIN_REASON = "Pinned by the editors"
+BREAKDOWN_KEYS = (
+    "relevance",
+    "affinity",
+    "popularity",
+    "context",
+    "source",
+    "base",
+    "decay",
+    "freshness",
+    "rules",
+    "unclicked",
+    "fatigue",
+    "score",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Reader-independent work for one (pool, context, rules): done once per batch."""
+
+    pool: Pool
+    context: Context
+    rules: Rules
+    live: np.ndarray
+    allowed: np.ndarray  # step 1 (hard filters)
+    boosts: np.ndarray  # step 2 (boost/bury multipliers)
+    decay: np.ndarray  # step 3 (freshness decay)
+    popularity: np.ndarray
+    sources: list[Any]  # each source's prepare() result
+
+
+@dataclass(frozen=True, eq=False)
+class Gathered:
+    """The union of every source's candidates: one entry per row, from its strongest source."""
+
+    rows: np.ndarray
+    source_scores: np.ndarray  # source score x source weight
+    sources: np.ndarray  # index into Ranker.sources
+    seeds: np.ndarray  # position in reader.seeds or -1
+
+
+class Ranker:
+    """Rank feeds; override a step method to change one stage, keep the rest."""
+
+    def __init__(
+        self,
+        sources: Sequence[CandidateSource] | None = None,
+        weights: Weights | None = None,
+        *,
+        max_seeds: int = 20,
+        chunk_size: int = 128,
+    ) -> None:
+        self.sources = list(default_sources() if sources is None else sources)
+        names = [s.name for s in self.sources]
+        if any(not name for name in names) or len(set(names)) != len(names) or PIN_SOURCE in names:
+            raise EngineInputError(
+                f"Sources need distinct, non-empty names other than 'pin': {names}."
+            )
+        self.weights = weights or Weights()
+        self.max_seeds = max_seeds
+        self.chunk_size = max(1, chunk_size)
+
+    # -- entry points ---------------------------------------------------------------------------
+
+    def rank(
+        self, pool: Pool, reader: ReaderState, context: Context, rules: Rules, n: int = 50
+    ) -> FeedResult:
+        """The feed of one reader."""
+        return self.rank_many(pool, [reader], context, rules, n)[0]
+
+    def rank_many(
+        self,
+        pool: Pool,
+        readers: Sequence[ReaderState],
+        context: Context,
+        rules: Rules,
+        n: int = 50,
+    ) -> list[FeedResult]:
+        """Feeds of many readers: rules evaluated once, similarities as one product per chunk."""
+        if n < 1:
+            raise EngineInputError(f"Feed length n must be >= 1, got {n}.")
+        prepared = self.prepare(pool, context, rules)
+        results: list[FeedResult] = []
+        for start in range(0, len(readers), self.chunk_size):
+            chunk = readers[start : start + self.chunk_size]
+            sims = batch_similarities(pool, chunk, max_seeds=self.max_seeds)
+            for source, state in zip(self.sources, prepared.sources, strict=True):
+                source.prefetch(pool, sims, state)
+            results.extend(
+                self.rank_prepared(prepared, reader, s, n)
+                for reader, s in zip(chunk, sims, strict=True)
+            )
+        return results
+
+    def prepare(self, pool: Pool, context: Context, rules: Rules) -> Prepared:
+        """Steps 1-3 for the whole pool, which do not depend on the reader."""
+        return Prepared(
+            pool=pool,
+            context=context,
+            rules=rules,
+            live=live_mask(pool, context),
+            allowed=allowed_mask(pool, rules.filters, context),
+            boosts=boost_multiplier(pool, rules.boosts, context),
+            decay=freshness_decay(pool, rules.freshness, context),
+            popularity=popularity(pool),
+            sources=[source.prepare(pool, context) for source in self.sources],
+        )
+
+    def rank_prepared(
+        self, prepared: Prepared, reader: ReaderState, sims: ReaderSims, n: int = 50
+    ) -> FeedResult:
+        """One reader's feed from prepared, reader-independent arrays."""
+        if n < 1:
+            raise EngineInputError(f"Feed length n must be >= 1, got {n}.")
+        pool, context, rules = prepared.pool, prepared.context, prepared.rules
+        excluded = self.exclusions(pool, reader)
+        eligible = prepared.allowed & ~excluded
+        query = Query(pool, reader, context, eligible, sims)
+        pins, conflicts = resolve_pins(
+            pool,
+            rules.pins,
+            reader,
+            context,
+            live=prepared.live,
+            allowed=prepared.allowed,
+            excluded=excluded,
+            n=n,
+        )
+        gathered = self.gather(query, prepared)
+        pinned_rows = np.asarray([p.row for p in pins], dtype=np.int64)
+        keep = ~np.isin(gathered.rows, pinned_rows)
+        rows = np.concatenate([gathered.rows[keep], pinned_rows])
+        source_scores = np.zeros(len(rows), np.float32)
+        by_row = dict(zip(gathered.rows.tolist(), gathered.source_scores.tolist(), strict=True))
+        source_scores[: keep.sum()] = gathered.source_scores[keep]
+        for i, row in enumerate(pinned_rows.tolist()):
+            source_scores[keep.sum() + i] = by_row.get(row, 0.0)
+        scores, features = self.score(query, prepared, rows, source_scores)
+        count = int(keep.sum())
+        top = self.shortlist(scores[:count], rules.diversity.candidates)
+        order, more = self.diversify(pool, rules, rows[:count][top], scores[:count][top], pins, n)
+        conflicts.extend(more)
+        items = self.explain(query, gathered, rows, features, order, {p.row for p in pins})
+        return FeedResult(
+            reader_id=reader.reader_id,
+            items=tuple(items),
+            conflicts=tuple(conflicts),
+            rules_version=rules.version,
+            built_at=context.now,
+        )
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def exclusions(self, pool: Pool, reader: ReaderState) -> np.ndarray:
+        """Read and hidden articles are never shown again (they also beat pins)."""
+        excluded = np.zeros(len(pool), dtype=bool)
+        excluded[pool.indices_of(reader.read_ids)] = True
+        excluded[pool.indices_of(reader.hidden_ids)] = True
+        return excluded
+
+    def gather(self, query: Query, prepared: Prepared) -> Gathered:
+        """Union of the sources; each row keeps its strongest source (earlier source on ties)."""
+        parts_rows, parts_scores, parts_sources, parts_seeds = [], [], [], []
+        for i, (source, state) in enumerate(zip(self.sources, prepared.sources, strict=True)):
+            found = source.candidates(query, state)
+            rows = np.asarray(found.rows, dtype=np.int64)
+            ok = query.eligible[rows]  # a third-party source cannot smuggle in excluded rows
+            parts_rows.append(rows[ok])
+            parts_scores.append(np.asarray(found.scores, np.float32)[ok] * source.weight)
+            parts_sources.append(np.full(int(ok.sum()), i, np.int64))
+            seeds = found.seeds if found.seeds is not None else np.full(len(rows), -1, np.int64)
+            parts_seeds.append(np.asarray(seeds, np.int64)[ok])
+        rows = np.concatenate(parts_rows) if parts_rows else np.zeros(0, np.int64)
+        scores = np.concatenate(parts_scores) if parts_scores else np.zeros(0, np.float32)
+        sources = np.concatenate(parts_sources) if parts_sources else np.zeros(0, np.int64)
+        seeds = np.concatenate(parts_seeds) if parts_seeds else np.zeros(0, np.int64)
+        order = np.lexsort((sources, -scores, rows))
+        rows, scores, sources, seeds = rows[order], scores[order], sources[order], seeds[order]
+        first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, bool)
+        return Gathered(rows[first], scores[first], sources[first], seeds[first])
+
+    def score(
+        self, query: Query, prepared: Prepared, rows: np.ndarray, source_scores: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Features of the candidate rows and their combined score (see :class:`Weights`)."""
+        features = reader_features(query.pool, query.reader, query.context, rows)
+        features.update(
+            relevance=query.sims.relevance(query.pool, rows),
+            popularity=prepared.popularity[rows],
+            source=source_scores,
+            decay=prepared.decay[rows],
+            rules=prepared.boosts[rows],
+        )
+        return combine(self.weights, features), features
+
+    def shortlist(self, scores: np.ndarray, m: int) -> np.ndarray:
+        """Positions of the best ``m`` scores, best first (diversity only looks at these)."""
+        positions = np.arange(len(scores))
+        if len(scores) > m:
+            positions = np.argpartition(-scores, m - 1)[:m]
+        return positions[np.lexsort((positions, -scores[positions]))]
+
+    def diversify(
+        self,
+        pool: Pool,
+        rules: Rules,
+        rows: np.ndarray,
+        scores: np.ndarray,
+        pins: list[PlacedPin],
+        n: int,
+    ) -> tuple[list[int], list[Conflict]]:
+        """Steps 4 and 5: caps and MMR fill the slots around the pins."""
+        return assemble(pool, rules.diversity, rows, scores, pins, n)
+
+    def explain(
+        self,
+        query: Query,
+        gathered: Gathered,
+        rows: np.ndarray,
+        features: dict[str, np.ndarray],
+        order: list[int],
+        pinned: set[int],
+    ) -> list[FeedItem]:
+        """Feed items with source, human reason and score breakdown."""
+        pool, reader = query.pool, query.reader
+        chosen = np.asarray(order, dtype=np.int64)
+        where = np.full(len(pool), -1, dtype=np.int64)
+        where[rows] = np.arange(len(rows))
+        columns = [np.asarray(features[k], np.float64)[where[chosen]] for k in BREAKDOWN_KEYS]
+        table = np.stack(columns, axis=1) if columns else np.zeros((len(order), 0))
+        # gathered.rows is sorted, so a binary search finds each row's origin
+        origin = np.searchsorted(gathered.rows, chosen).tolist()
+        items: list[FeedItem] = []
+        for k, (row, values) in enumerate(zip(order, table.tolist(), strict=True)):
+            breakdown = dict(zip(BREAKDOWN_KEYS, values, strict=True))
+            seed_id: int | None = None
+            if row in pinned:
+                source_name, reason = PIN_SOURCE, PIN_REASON
+            else:
+                g = origin[k]
+                source = self.sources[int(gathered.sources[g])]
+                seed = int(gathered.seeds[g])
+                source_name, reason = source.name, source.reason(pool, reader, row, seed)
+                if 0 <= seed < len(reader.seeds):
+                    seed_id = reader.seeds[seed].article_id
+            items.append(
+                FeedItem(
+                    article_id=int(pool.ids[row]),
+                    score=breakdown["score"],
+                    source=source_name,
+                    reason=reason,
+                    breakdown=breakdown,
+                    section=pool.section_of(row),
+                    seed_id=seed_id,
+                )
+            )
+        return items
+
+
+def rank(
+    pool: Pool, reader: ReaderState, context: Context, rules: Rules, n: int = 50
+) -> FeedResult:
+    """One reader's feed with the default sources and weights."""
+    return Ranker().rank(pool, reader, context, rules, n)
+
+
+def rank_many(
+    pool: Pool, readers: Sequence[ReaderState], context: Context, rules: Rules, n: int = 50
+) -> list[FeedResult]:
+    """Many readers' feeds with the default sources and weights."""
+    return Ranker().rank_many(pool, readers, context, rules, n)

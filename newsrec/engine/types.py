@@ -1,0 +1,171 @@
+"""Reader, context and result types of the engine (small frozen dataclasses)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from newsrec.engine.errors import EngineInputError
+
+DEVICES = ("mobile", "tablet", "desktop")
+
+
+def daypart_of(hour: int) -> str:
+    """Morning 5-11, afternoon 12-16, evening 17-21, night 22-4 (local time)."""
+    if 5 <= hour < 12:
+        return "morning"
+    if 12 <= hour < 17:
+        return "afternoon"
+    if 17 <= hour < 22:
+        return "evening"
+    return "night"
+
+
+@dataclass(frozen=True)
+class Context:
+    """When and where the feed is built or read: epoch seconds, device class, local hour."""
+
+    now: float
+    device: str = ""  # "mobile", "tablet", "desktop" or "" when unknown
+    local_hour: int | None = None
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.now):
+            raise EngineInputError("Context.now must be a finite epoch timestamp.")
+        if self.local_hour is not None and not 0 <= self.local_hour <= 23:
+            raise EngineInputError(f"local_hour must be 0-23, got {self.local_hour}.")
+
+    @property
+    def daypart(self) -> str:
+        return "" if self.local_hour is None else daypart_of(self.local_hour)
+
+
+@dataclass(frozen=True)
+class Interest:
+    """One interest vector of a reader with its weight (readers have 0..k of them)."""
+
+    vector: Sequence[float] | np.ndarray
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A recently well-read article, the "X" of "Because you read X".
+
+    ``title`` and ``vector`` are only needed when the article has left the live pool.
+    """
+
+    article_id: int
+    weight: float = 1.0
+    title: str = ""
+    vector: Sequence[float] | np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ReaderState:
+    """Everything the engine knows about one reader."""
+
+    reader_id: int | str
+    interests: tuple[Interest, ...] = ()
+    seeds: tuple[Seed, ...] = ()
+    read_ids: frozenset[int] = frozenset()
+    hidden_ids: frozenset[int] = frozenset()
+    unclicked_impressions: Mapping[int, int] = field(default_factory=dict)
+    section_affinity: Mapping[str, float] = field(default_factory=dict)
+    tag_affinity: Mapping[str, float] = field(default_factory=dict)
+    author_affinity: Mapping[str, float] = field(default_factory=dict)
+    # (device, daypart) -> section -> affinity in [0, 1]: ("mobile", "morning") -> {"Sport": 0.9}
+    context_habits: Mapping[tuple[str, str], Mapping[str, float]] = field(default_factory=dict)
+    personalisation_enabled: bool = True
+
+    def __post_init__(self) -> None:
+        for weight in [i.weight for i in self.interests] + [s.weight for s in self.seeds]:
+            if not math.isfinite(weight) or weight < 0:
+                raise EngineInputError(
+                    f"Reader {self.reader_id}: interest and seed weights must be >= 0."
+                )
+
+    @property
+    def is_new(self) -> bool:
+        """No history at all: cold-start sources serve this reader."""
+        return not (
+            self.interests
+            or self.seeds
+            or self.read_ids
+            or self.section_affinity
+            or self.tag_affinity
+            or self.author_affinity
+        )
+
+    @property
+    def personal(self) -> bool:
+        """Whether history may shape this reader's feed."""
+        return self.personalisation_enabled and not self.is_new
+
+    def habit(self, context: Context) -> Mapping[str, float]:
+        """Section affinities for the context's (device, daypart), empty when unknown."""
+        if not self.personalisation_enabled:
+            return {}
+        return self.context_habits.get((context.device, context.daypart), {})
+
+
+class ConflictKind(StrEnum):
+    """Stable codes of the rule conflicts a feed build reports."""
+
+    PIN_NOT_IN_POOL = (
+        "pin_not_in_pool"  # pinned article is not live (unknown, embargoed, retracted)
+    )
+    PIN_BLOCKED = "pin_blocked"  # a hard filter (blocklist, max age) removes the pinned article
+    PIN_EXCLUDED = "pin_excluded"  # the reader has read or hidden the pinned article
+    PIN_SLOT_TAKEN = "pin_slot_taken"  # a higher-priority pin holds the slot
+    PIN_DUPLICATE = "pin_duplicate"  # the article is already pinned at another slot
+    PIN_OUT_OF_RANGE = "pin_out_of_range"  # slot beyond the feed length n
+    PIN_MOVED = "pin_moved"  # too few articles to reach the slot: placed at the end
+    PIN_EXCEEDS_CAP = "pin_exceeds_cap"  # pins alone exceed a diversity cap (pins win)
+    CAP_UNMET = "cap_unmet"  # not enough variety in the candidates: filled with the best left
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A rule that could not be fully honoured, and how it was resolved."""
+
+    kind: ConflictKind
+    message: str
+    article_id: int | None = None
+    rule_id: int | None = None
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One ranked article with its source, human reason and score breakdown."""
+
+    article_id: int
+    score: float
+    source: str
+    reason: str
+    breakdown: Mapping[str, float]
+    section: str = ""
+    seed_id: int | None = None  # the "X" of "Because you read X", when there is one
+
+    @property
+    def pinned(self) -> bool:
+        return self.source == "pin"
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    """A ranked feed for one reader plus the conflicts met while building it."""
+
+    reader_id: int | str
+    items: tuple[FeedItem, ...]
+    conflicts: tuple[Conflict, ...]
+    rules_version: int
+    built_at: float
+
+    @property
+    def article_ids(self) -> list[int]:
+        return [item.article_id for item in self.items]
