@@ -116,6 +116,9 @@ class RulesState(models.Model):
     version = models.PositiveBigIntegerField(default=1)
     changed = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"rules version {self.version}"
+
     @classmethod
     def current(cls) -> int:
         state, _ = cls.objects.get_or_create(pk=1)

@@ -8,6 +8,7 @@ reader always sees a complete feed (the old one until the new one is committed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -368,10 +369,8 @@ def fanout_start(*, enqueue: Any) -> str:
 def fanout_progress_add(*, run_id: str, done: int) -> None:
     from django.core.cache import cache
 
-    try:
+    with contextlib.suppress(ValueError):  # progress of an expired run
         cache.incr(f"{PROGRESS_KEY}:{run_id}:done", done)
-    except ValueError:
-        pass  # progress of an expired run
 
 
 def fanout_progress() -> dict[str, Any] | None:

@@ -22,6 +22,9 @@ def embed_articles(self: Any, article_ids: list[int]) -> dict[str, int]:
         if self.request.retries >= max_retries:
             return {"embedded": 0, "failed": len(article_ids), "skipped": 0}
         raise self.retry(exc=exc, countdown=min(2**self.request.retries * 5, 600)) from exc
+    if result["embedded"]:
+        feeds_refresh_soon()  # new or changed articles enter the live pool of every feed
+    return result
 
 
 @shared_task(acks_late=True, ignore_result=True)
