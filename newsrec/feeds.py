@@ -298,7 +298,7 @@ def feed_read(
     feed = next((rows[k] for k in keys if k in rows), None)
     if feed is None:
         return None
-    items = list(feed.items)
+    items = _without_withdrawn(list(feed.items))
     if feed.key != DEFAULT_FEED_KEY and feed.context_habits and reader is not None:
         items = _context_order(items, reader.pk, feed.context_habits, device, local_hour)
     return FeedView(
@@ -309,6 +309,28 @@ def feed_read(
         version=feed.version,
         personalised=feed.key != DEFAULT_FEED_KEY,
     )
+
+
+WITHDRAWN_KEY = "newsrec:withdrawn:{}"
+WITHDRAWN_SECONDS = 6 * 3600  # longer than any fan-out takes to rebuild every feed
+
+
+def articles_withdraw(*, article_ids: Sequence[int]) -> None:
+    """Hide retracted/unpublished/deleted articles from stored feeds at once, until rebuilt."""
+    from django.core.cache import cache
+
+    cache.set_many({WITHDRAWN_KEY.format(i): 1 for i in article_ids}, timeout=WITHDRAWN_SECONDS)
+
+
+def _without_withdrawn(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from django.core.cache import cache
+
+    if not items:
+        return items
+    gone = cache.get_many([WITHDRAWN_KEY.format(i["article_id"]) for i in items])
+    if not gone:
+        return items
+    return [i for i in items if WITHDRAWN_KEY.format(i["article_id"]) not in gone]
 
 
 def _context_order(

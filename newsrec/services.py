@@ -49,8 +49,11 @@ def article_upsert_many(
     existing = Article.objects.in_bulk([d.external_id for d in valid], field_name="external_id")
     to_create: list[Article] = []
     to_update: list[Article] = []
+    was_live: dict[int, bool] = {}
     for data in valid:
         article = existing.get(data.external_id)
+        if article is not None:
+            was_live[article.pk] = article.is_live
         if article is None:
             article = Article(external_id=data.external_id)
             _apply(article, data)
@@ -79,12 +82,34 @@ def article_upsert_many(
         ]
         if pending:
             transaction.on_commit(lambda: embed_enqueue(article_ids=pending))
+        withdrawn = [a.pk for a in to_update if was_live[a.pk] and not a.is_live]
+        if withdrawn:
+            transaction.on_commit(lambda: _feeds_withdraw(withdrawn))
+        if withdrawn or any(
+            a.is_live and a.embedding_status == EmbeddingStatus.READY for a in to_update
+        ):
+            transaction.on_commit(_feeds_refresh_soon)
     return report
+
+
+def _feeds_withdraw(article_ids: list[int]) -> None:
+    from newsrec import feeds
+
+    feeds.articles_withdraw(article_ids=article_ids)
+
+
+def _feeds_refresh_soon() -> None:
+    from newsrec.tasks import feeds_refresh_soon
+
+    feeds_refresh_soon()
 
 
 def article_delete(*, external_id: str) -> bool:
     """Remove an article mirrored from the CMS; returns whether one existed."""
-    deleted, _ = Article.objects.filter(external_id=external_id).delete()
+    ids = list(Article.objects.filter(external_id=external_id).values_list("pk", flat=True))
+    deleted, _ = Article.objects.filter(pk__in=ids).delete()
+    if ids:
+        transaction.on_commit(lambda: _feeds_withdraw(ids))
     return deleted > 0
 
 

@@ -27,6 +27,7 @@ def context_rerank(
     if not habits or max_shift == 0:
         return list(items)
     free = [(i, item) for i, item in enumerate(items) if not item.pinned]
+
     def key(pair: tuple[int, FeedItem]) -> tuple[float, float, int]:
         position, item = pair
         habit = min(max(habits.get(item.section, 0.0), 0.0), 1.0)

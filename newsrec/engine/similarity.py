@@ -110,15 +110,16 @@ def batch_similarities(
     n = len(pool)
     product = np.stack(vectors) @ pool.embeddings.T if vectors else np.zeros((0, n), np.float32)
     out: list[ReaderSims] = []
-    for start, k, interest_w, seed_vectors, seed_w, positions, rows in layout:
+    for start, k, *arrays in layout:
+        interest_weights, seed_vectors_, seed_weights, seed_positions, seed_rows = arrays
         out.append(
             ReaderSims(
                 interest=product[start : start + k],
-                interest_weights=interest_w,
-                seed_vectors=seed_vectors,
-                seed_weights=seed_w,
-                seed_positions=positions,
-                seed_rows=rows,
+                interest_weights=interest_weights,
+                seed_vectors=seed_vectors_,
+                seed_weights=seed_weights,
+                seed_positions=seed_positions,
+                seed_rows=seed_rows,
             )
         )
     return out

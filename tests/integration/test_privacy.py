@@ -13,8 +13,8 @@ from django.db.models import ForeignKey, OneToOneField
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from newsrec import profiles, readers
-from newsrec.models import Article, Event, Reader, ReaderProfile
+from newsrec import feeds, profiles, readers
+from newsrec.models import Article, Event, Feed, Reader, ReaderProfile
 from tests.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +87,7 @@ def test_erasure_leaves_no_row_referring_to_the_reader(article: Article) -> None
     survivor = reader_of(other, article, n=1)
     profiles.profile_rebuild(reader_id=reader.pk)
     profiles.profile_rebuild(reader_id=survivor.pk)
+    feeds.feeds_rebuild(reader_ids=[reader.pk, survivor.pk])
     for model, name in referring:  # a new model needs rows here too, or erasure is untested
         assert model.objects.filter(**{name: reader}).exists(), model.__name__
 
@@ -98,6 +99,7 @@ def test_erasure_leaves_no_row_referring_to_the_reader(article: Article) -> None
         assert not model.objects.filter(**{f"{name}_id": reader.pk}).exists(), model.__name__
     assert Event.objects.filter(reader=survivor).count() == 1
     assert ReaderProfile.objects.filter(reader=survivor).exists()
+    assert Feed.objects.filter(reader=survivor).exists()
     assert client.delete("/api/v1/me/").status_code == 204  # nothing left: still fine
 
 

@@ -69,7 +69,15 @@ def test_negative_shift_is_rejected() -> None:
 
 
 @pytest.mark.parametrize(
-    ("hour", "part"), [(5, "morning"), (11, "morning"), (12, "afternoon"), (17, "evening"), (22, "night"), (3, "night")]
+    ("hour", "part"),
+    [
+        (5, "morning"),
+        (11, "morning"),
+        (12, "afternoon"),
+        (17, "evening"),
+        (22, "night"),
+        (3, "night"),
+    ],
 )
 def test_dayparts(hour: int, part: str) -> None:
     assert daypart_of(hour) == part

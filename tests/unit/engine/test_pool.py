@@ -39,14 +39,16 @@ def test_covisits_keep_only_pool_neighbours_with_positive_weights() -> None:
         covisits={1: [(2, 3.0), (99, 5.0), (2, 1.0)], 500: [(1, 2.0), (2, -1.0)], 3: [(77, 1.0)]},
     )
     rows, weights = pool.covisits[1]
-    assert rows.tolist() == [1] and weights.tolist() == [3.0]
+    assert rows.tolist() == [1]
+    assert weights.tolist() == [3.0]
     assert pool.covisits[500][0].tolist() == [0]  # archive articles may be co-visit sources
     assert 3 not in pool.covisits
 
 
 def test_empty_pool_is_allowed() -> None:
     pool = Pool.from_articles([], dimensions=8)
-    assert len(pool) == 0 and pool.dimensions == 8
+    assert len(pool) == 0
+    assert pool.dimensions == 8
 
 
 @pytest.mark.parametrize(

@@ -61,9 +61,11 @@ def test_every_item_has_source_reason_and_breakdown() -> None:
     assert got[5] == "New in Science"
     assert got[6] == "Pinned by the editors"
     by_id = {i.article_id: i for i in result.items}
-    assert by_id[2].seed_id == 1 and by_id[2].source == "because_you_read"
+    assert by_id[2].seed_id == 1
+    assert by_id[2].source == "because_you_read"
     for item in result.items:
-        assert item.reason and item.source
+        assert item.reason
+        assert item.source
         assert item.score == pytest.approx(item.breakdown["score"])
         assert {"relevance", "popularity", "freshness", "rules", "fatigue"} <= set(item.breakdown)
 
@@ -102,9 +104,7 @@ def test_affinities_and_context_habits_lift_sections() -> None:
     plain = rank(NEWSROOM, reader(read_ids=frozenset({99})), ctx(), NO_RULES)
     fan = reader(read_ids=frozenset({99}), section_affinity={"Sport": 1.0})
     assert rank(NEWSROOM, fan, ctx(), NO_RULES).article_ids.index(6) < plain.article_ids.index(6)
-    habit = reader(
-        read_ids=frozenset({99}), context_habits={("mobile", "morning"): {"Sport": 1.0}}
-    )
+    habit = reader(read_ids=frozenset({99}), context_habits={("mobile", "morning"): {"Sport": 1.0}})
     morning = rank(NEWSROOM, habit, ctx(device="mobile", local_hour=8), NO_RULES)
     evening = rank(NEWSROOM, habit, ctx(device="mobile", local_hour=20), NO_RULES)
     assert morning.article_ids.index(6) < evening.article_ids.index(6)
@@ -124,7 +124,8 @@ def test_weights_change_the_balance() -> None:
 
 def test_feed_length_and_built_at() -> None:
     result = rank(NEWSROOM, interested_in(0), ctx(), NO_RULES, n=2)
-    assert len(result.items) == 2 and result.built_at == NOW
+    assert len(result.items) == 2
+    assert result.built_at == NOW
 
 
 def test_rank_many_equals_rank_for_each_reader() -> None:
@@ -156,9 +157,10 @@ def test_rank_many_equals_rank_for_each_reader() -> None:
         assert [i.reason for i in result.items] == [i.reason for i in single.items]
         assert [i.score for i in result.items] == pytest.approx([i.score for i in single.items])
         assert result.conflicts == single.conflicts
-    assert rank_many(pool, readers[:2], ctx(), rules)[1].article_ids == rank(
-        pool, readers[1], ctx(), rules
-    ).article_ids
+    assert (
+        rank_many(pool, readers[:2], ctx(), rules)[1].article_ids
+        == rank(pool, readers[1], ctx(), rules).article_ids
+    )
 
 
 def test_a_step_can_be_overridden() -> None:
@@ -176,14 +178,18 @@ def test_a_step_can_be_overridden() -> None:
 def test_empty_pool_gives_empty_feed() -> None:
     empty = pool_of()
     result = rank(empty, interested_in(0), ctx(), Rules(pins=(Pin(1, 1),)))
-    assert result.items == () and [c.kind for c in result.conflicts] == ["pin_not_in_pool"]
+    assert result.items == ()
+    assert [c.kind for c in result.conflicts] == ["pin_not_in_pool"]
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda: rank(NEWSROOM, interested_in(0), ctx(), NO_RULES, n=0), "n must be"),
-        (lambda: rank(NEWSROOM, reader(interests=(Interest([1.0, 2.0]),)), ctx(), NO_RULES), "vectors need 8"),
+        (
+            lambda: rank(NEWSROOM, reader(interests=(Interest([1.0, 2.0]),)), ctx(), NO_RULES),
+            "vectors need 8",
+        ),
         (lambda: reader(seeds=(Seed(1, weight=-1),)), "weights"),
         (lambda: Context(now=NOW, local_hour=24), "local_hour"),
         (lambda: Weights(relevance=-1), "relevance"),

@@ -8,9 +8,9 @@ from newsrec.engine import (
     Boost,
     ConflictKind,
     EngineInputError,
-    FreshSource,
     Filters,
     Freshness,
+    FreshSource,
     Pin,
     Ranker,
     Rules,
@@ -102,7 +102,7 @@ def test_freshness_half_life_per_section() -> None:
     rules = Rules(freshness=Freshness(half_life_hours=24, by_section={"Opinion": 240}))
     items = {i.article_id: i for i in feed(pool, rules).items}
     assert items[2].breakdown["decay"] == pytest.approx(0.5)
-    assert items[1].breakdown["decay"] == pytest.approx(0.5 ** 0.1)
+    assert items[1].breakdown["decay"] == pytest.approx(0.5**0.1)
     assert [i.article_id for i in feed(pool, rules).items] == [1, 2]
 
 
@@ -116,11 +116,26 @@ def test_pin_takes_its_slot_with_reason() -> None:
 @pytest.mark.parametrize(
     ("pin", "context", "who", "applies"),
     [
-        (Pin(4, 2, segment=Segment(devices=frozenset({"mobile"}))), {"device": "mobile"}, reader(), True),
-        (Pin(4, 2, segment=Segment(devices=frozenset({"mobile"}))), {"device": "desktop"}, reader(), False),
+        (
+            Pin(4, 2, segment=Segment(devices=frozenset({"mobile"}))),
+            {"device": "mobile"},
+            reader(),
+            True,
+        ),
+        (
+            Pin(4, 2, segment=Segment(devices=frozenset({"mobile"}))),
+            {"device": "desktop"},
+            reader(),
+            False,
+        ),
         (Pin(4, 2, segment=Segment(visitors="new")), {}, reader(), True),
         (Pin(4, 2, segment=Segment(visitors="new")), {}, reader(read_ids=frozenset({9})), False),
-        (Pin(4, 2, segment=Segment(visitors="returning")), {}, reader(read_ids=frozenset({9})), True),
+        (
+            Pin(4, 2, segment=Segment(visitors="returning")),
+            {},
+            reader(read_ids=frozenset({9})),
+            True,
+        ),
         (Pin(4, 2, valid_from=NOW - 10, valid_until=NOW + 10), {}, reader(), True),
         (Pin(4, 2, valid_from=NOW + 10), {}, reader(), False),
         (Pin(4, 2, valid_until=NOW), {}, reader(), False),
@@ -141,12 +156,14 @@ def test_pin_on_blocked_article_is_dropped_and_reported() -> None:
     result = feed(POOL, rules)
     assert 2 not in result.article_ids
     assert kinds(result) == [ConflictKind.PIN_BLOCKED]
-    assert result.conflicts[0].rule_id == 5 and result.conflicts[0].article_id == 2
+    assert result.conflicts[0].rule_id == 5
+    assert result.conflicts[0].article_id == 2
 
 
 def test_pin_beyond_max_age_is_blocked() -> None:
     result = feed(POOL, Rules(filters=Filters(max_age_hours=10), pins=(Pin(4, slot=1),)))
-    assert 4 not in result.article_ids and kinds(result) == [ConflictKind.PIN_BLOCKED]
+    assert 4 not in result.article_ids
+    assert kinds(result) == [ConflictKind.PIN_BLOCKED]
 
 
 @pytest.mark.parametrize(
@@ -186,18 +203,21 @@ def test_blocked_high_priority_pin_frees_the_slot() -> None:
         pins=(Pin(1, 1, priority=9), Pin(2, 1, priority=1)),
     )
     result = feed(POOL, rules)
-    assert result.items[0].article_id == 2 and kinds(result) == [ConflictKind.PIN_BLOCKED]
+    assert result.items[0].article_id == 2
+    assert kinds(result) == [ConflictKind.PIN_BLOCKED]
 
 
 def test_same_article_pinned_twice_keeps_stronger_pin() -> None:
     result = feed(POOL, Rules(pins=(Pin(3, 1, priority=2), Pin(3, 4, priority=1))))
-    assert result.article_ids.count(3) == 1 and result.items[0].article_id == 3
+    assert result.article_ids.count(3) == 1
+    assert result.items[0].article_id == 3
     assert kinds(result) == [ConflictKind.PIN_DUPLICATE]
 
 
 def test_pin_moves_up_when_too_few_articles() -> None:
     result = feed(POOL, Rules(pins=(Pin(4, slot=9),)))
-    assert result.article_ids[-1] == 4 and len(result.items) == 4
+    assert result.article_ids[-1] == 4
+    assert len(result.items) == 4
     assert kinds(result) == [ConflictKind.PIN_MOVED]
 
 

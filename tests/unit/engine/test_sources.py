@@ -45,7 +45,8 @@ def test_interest_weights_scale_secondary_interests() -> None:
     pool = pool_of(article(1, vector=axis(0)), article(2, vector=axis(1)))
     who = reader(interests=(Interest(axis(0), 2.0), Interest(axis(1), 1.0)))
     found = run(InterestSource(), pool, who)
-    assert found[1] == pytest.approx(1.0) and found[2] == pytest.approx(0.5)
+    assert found[1] == pytest.approx(1.0)
+    assert found[2] == pytest.approx(0.5)
 
 
 def test_interest_source_skips_excluded_and_limits() -> None:
@@ -99,7 +100,9 @@ def test_covisit_source_uses_the_co_visit_graph() -> None:
     pool = pool_of(
         article(1), article(2), article(3), covisits={1: [(2, 10.0), (3, 5.0)], 50: [(3, 4.0)]}
     )
-    who = reader(seeds=(Seed(1, 1.0), Seed(50, 1.0, title="Archive piece")), read_ids=frozenset({1}))
+    who = reader(
+        seeds=(Seed(1, 1.0), Seed(50, 1.0, title="Archive piece")), read_ids=frozenset({1})
+    )
     found = run(CovisitSource(), pool, who)
     assert found == {2: pytest.approx(1.0), 3: pytest.approx(1.0)}  # 3 is 50's best neighbour
     source = CovisitSource()
