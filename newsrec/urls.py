@@ -9,5 +9,12 @@ app_name = "newsrec"
 urlpatterns = [
     path("", views.home, name="home"),
     path("articles/<int:pk>/", views.article_detail, name="article"),
+    # path: a CMS section name may contain a slash ("Arts/Books").
+    path("section/<path:name>/", views.section_page, name="section"),
+    path("not-interested/", views.hide, name="hide"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("privacy/personalisation/", views.privacy_personalisation, name="privacy-personalisation"),
+    path("privacy/export/", views.privacy_export, name="privacy-export"),
+    path("privacy/erase/", views.privacy_erase, name="privacy-erase"),
     path("healthz/", views.healthz, name="healthz"),
 ]

@@ -1,30 +1,113 @@
-"""Reader pages: the front page and the article page with its "Related" rail."""
+"""Reader pages: home, article, section and privacy pages, and the "Not interested" form."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+import json
+import logging
+from collections import defaultdict
+from typing import Any
 
-from newsrec import selectors
+from django import forms
+from django.contrib import messages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from kombu.exceptions import OperationalError as BrokerError
+
+from newsrec import readers, selectors
+from newsrec.events import device_from_user_agent, events_ingest
+from newsrec.models import Article, EventKind, Reader
+from newsrec.selectors import FeedCard
+
+logger = logging.getLogger(__name__)
+
+FOR_YOU_SIZE = 12
+RAILS_MAX = 3  # "Because you read X" rails on the home page
+RAIL_SIZE = 4
+TRENDING_SIZE = 5
+SECTION_BLOCK_SIZE = 3
+SECTION_PAGE_SIZE = 24
+SIDE_LIST_SIZE = 4  # "More from <section>" and "Continue reading"
+BECAUSE_YOU_READ = "because_you_read"
+
+
+def _reader(request: HttpRequest) -> Reader | None:
+    reader, _token = readers.reader_for_request(request, create=False)
+    return reader
+
+
+def _device(request: HttpRequest) -> str:
+    return device_from_user_agent(request.META.get("HTTP_USER_AGENT", ""))
+
+
+def _latest_cards(
+    *, section: str | None = None, exclude: set[int], limit: int, reason: str = ""
+) -> list[FeedCard]:
+    qs = selectors.article_list(section=section).exclude(pk__in=exclude)[:limit]
+    return [FeedCard(article=a, reason=reason) for a in qs]
+
+
+def _rails(cards: list[FeedCard], seeds: dict[int, Article]) -> list[dict[str, Any]]:
+    """Group "Because you read" items by their seed article, strongest seed first."""
+    groups: dict[int, list[FeedCard]] = defaultdict(list)
+    for card in cards:
+        if card.source == BECAUSE_YOU_READ and card.seed_id is not None:
+            groups[card.seed_id].append(card)
+    rails = []
+    for seed_id, members in list(groups.items())[:RAILS_MAX]:
+        seed = seeds.get(seed_id)
+        # A seed no longer live still names the rail, by the title the reason line carries.
+        title = seed.title if seed else members[0].reason.removeprefix("Because you read ")
+        rails.append({"seed": seed, "title": title, "cards": members[:RAIL_SIZE]})
+    return rails
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    from newsrec import feeds, readers
-
-    section = request.GET.get("section") or None
-    articles = list(selectors.article_list(section=section)[:30])
-    feed = None
-    if section is None:
-        reader, _token = readers.reader_for_request(request, create=False)
-        feed = feeds.feed_read(reader=reader, limit=12)
+    section = request.GET.get("section")
+    if section:  # the old ?section= links
+        return redirect("newsrec:section", name=section, permanent=True)
+    reader = _reader(request)
+    hidden = selectors.reader_hidden_article_ids(reader=reader)
+    feed = selectors.reader_feed_cards(reader=reader, device=_device(request), hidden=hidden)
+    rails = _rails(feed.cards, feed.seeds)
+    in_rails = {c.article.pk for rail in rails for c in rail["cards"]}
+    for_you = [c for c in feed.cards if c.article.pk not in in_rails][:FOR_YOU_SIZE]
+    if not feed.stored:  # no feed built yet: the newest articles stand in
+        for_you = _latest_cards(exclude=hidden, limit=FOR_YOU_SIZE)
+    shown = in_rails | {c.article.pk for c in for_you}
+    trending = [c for c in feed.cards if c.source == "trending" and c.article.pk not in shown][
+        :TRENDING_SIZE
+    ]
+    shown |= {c.article.pk for c in trending}
+    if len(trending) < TRENDING_SIZE:
+        trending += [
+            FeedCard(article=a, reason="Most read in the last two days")
+            for a in selectors.articles_trending(
+                limit=TRENDING_SIZE - len(trending), exclude=shown | hidden
+            )
+        ]
+    blocks = {
+        name: [FeedCard(article=a) for a in articles]
+        for name, articles in selectors.section_latest(
+            per_section=SECTION_BLOCK_SIZE, exclude=hidden
+        ).items()
+    }
     return render(
         request,
         "newsrec/home.html",
         {
-            "articles": articles,
-            "section": section,
-            "sections": selectors.section_names(),
-            "feed": feed,
+            "for_you": for_you,
+            "personalised": feed.personalised,
+            "rails": rails,
+            "trending": trending,
+            "section_blocks": blocks,
+            "sections": list(blocks),
+            "surface": "home",
         },
     )
 
@@ -32,8 +115,229 @@ def home(request: HttpRequest) -> HttpResponse:
 def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     article = get_object_or_404(selectors.article_list().defer(None).defer("embedding"), pk=pk)
     full = selectors.article_with_embedding(pk=article.pk)
-    related = selectors.article_related(article=full) if full is not None else []
-    return render(request, "newsrec/article_detail.html", {"article": article, "related": related})
+    reader = _reader(request)
+    hidden = selectors.reader_hidden_article_ids(reader=reader)
+    related = [
+        a
+        for a in (selectors.article_related(article=full) if full is not None else [])
+        if a.pk not in hidden
+    ]
+    shown = {article.pk, *hidden, *(a.pk for a in related)}
+    more = list(
+        selectors.article_list(section=article.section).exclude(pk__in=shown)[:SIDE_LIST_SIZE]
+        if article.section
+        else []
+    )
+    shown |= {a.pk for a in more}
+    feed = selectors.reader_feed_cards(reader=reader, device=_device(request), hidden=hidden)
+    next_up = [c for c in feed.cards if c.article.pk not in shown][:SIDE_LIST_SIZE]
+    if not next_up:
+        next_up = _latest_cards(exclude=shown, limit=SIDE_LIST_SIZE)
+    return render(
+        request,
+        "newsrec/article_detail.html",
+        {
+            "article": article,
+            "related": related,
+            "more": more,
+            "next_up": next_up,
+            "sections": selectors.section_names(),
+            "surface": "article",
+        },
+    )
+
+
+def section_page(request: HttpRequest, name: str) -> HttpResponse:
+    sections = selectors.section_names()
+    if name not in sections:
+        raise Http404("No such section.")
+    reader = _reader(request)
+    hidden = selectors.reader_hidden_article_ids(reader=reader)
+    feed = selectors.reader_feed_cards(
+        reader=reader, device=_device(request), section=name, hidden=hidden
+    )
+    cards = feed.cards[:SECTION_PAGE_SIZE]
+    shown = hidden | {c.article.pk for c in cards}
+    cards += _latest_cards(section=name, exclude=shown, limit=SECTION_PAGE_SIZE - len(cards))
+    return render(
+        request,
+        "newsrec/section.html",
+        {
+            "section": name,
+            "sections": sections,
+            "cards": cards,
+            "personalised": feed.personalised,
+            "surface": "section",
+        },
+    )
+
+
+# --- "Not interested" -------------------------------------------------------------------------
+
+
+class HideForm(forms.Form):
+    article = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+    surface = forms.CharField(max_length=32, required=False)
+    next = forms.CharField(max_length=2000, required=False)
+
+
+def _safe_next(request: HttpRequest, target: str | None) -> str:
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("newsrec:home")
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.META.get("HTTP_ACCEPT", "")
+
+
+@require_POST
+def hide(request: HttpRequest) -> HttpResponse:
+    """Record a `hide` event for the reader; without JavaScript, go back to the page.
+
+    The hide takes effect at once because pages drop hidden articles at read time; the stored
+    feed is rebuilt in the background (queued when the event has committed).
+    """
+    form = HideForm(request.POST)
+    if not form.is_valid():
+        return _form_error(request, "That request was incomplete; nothing was changed.")
+    article_id = form.cleaned_data["article"]
+    reader, token = readers.reader_for_request(request, create=True)
+    assert reader is not None  # create=True always yields a reader
+    event = {
+        "event_id": f"hide-{article_id}",  # hiding twice is the same event, stored once
+        "kind": EventKind.HIDE.value,
+        "article_id": article_id,
+        "occurred_at": timezone.now().isoformat(),
+        "surface": form.cleaned_data["surface"] or "site",
+    }
+    report = events_ingest(reader=reader, raw_events=[event], default_device=_device(request))
+    if report.count("rejected"):
+        return _form_error(request, "That article does not exist.", status=404)
+    readers.reader_touch(reader=reader)
+    transaction.on_commit(lambda: _rebuild_soon(reader.pk))
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse({"hidden": article_id})
+    else:
+        messages.info(request, "Thanks. You will see fewer stories like that one.")
+        response = redirect(_safe_next(request, form.cleaned_data["next"]))
+    if token:
+        readers.cookie_set(response, token)
+    return response
+
+
+def _rebuild_soon(reader_id: int) -> None:
+    from newsrec.tasks import feeds_rebuild_readers
+
+    try:
+        feeds_rebuild_readers.delay([reader_id])
+    except BrokerError:  # the hide is stored and already applied at read time
+        logger.warning("Could not queue the feed rebuild of reader %s", reader_id)
+
+
+def _form_error(request: HttpRequest, message: str, *, status: int = 400) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"code": "invalid", "message": message, "errors": {}}, status=status)
+    return render(
+        request,
+        "newsrec/message.html",
+        {"title": "Something was not right", "message": message, "sections": []},
+        status=status,
+    )
+
+
+# --- Privacy ----------------------------------------------------------------------------------
+
+
+class PersonalisationForm(forms.Form):
+    enabled = forms.ChoiceField(choices=[("on", "On"), ("off", "Off")])
+
+
+class EraseForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Yes, erase my reading history and profile. This cannot be undone.",
+        error_messages={"required": "Tick the box to confirm that you want everything erased."},
+    )
+
+
+def _privacy_page(
+    request: HttpRequest, *, erase_form: EraseForm | None = None, status: int = 200
+) -> HttpResponse:
+    reader = _reader(request)
+    events = reader.events.count() if reader is not None else 0
+    return render(
+        request,
+        "newsrec/privacy.html",
+        {
+            "reader": reader,
+            "personalised": reader is None or reader.personalisation_enabled,
+            "events_stored": events,
+            "interests": readers.reader_interests(reader=reader) if reader else None,
+            "erase_form": erase_form or EraseForm(),
+            "sections": selectors.section_names(),
+        },
+        status=status,
+    )
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    return _privacy_page(request)
+
+
+@require_POST
+def privacy_personalisation(request: HttpRequest) -> HttpResponse:
+    form = PersonalisationForm(request.POST)
+    if not form.is_valid():
+        return _form_error(request, "Choose whether personalisation is on or off.")
+    reader, token = readers.reader_for_request(request, create=True)
+    assert reader is not None
+    enabled = form.cleaned_data["enabled"] == "on"
+    readers.personalisation_set(reader=reader, enabled=enabled)
+    messages.success(
+        request,
+        "Personalisation is on: your reading shapes your front page."
+        if enabled
+        else "Personalisation is off: you now see the same front page as everyone else.",
+    )
+    response = redirect("newsrec:privacy")
+    if token:
+        readers.cookie_set(response, token)
+    return response
+
+
+@require_GET
+def privacy_export(request: HttpRequest) -> HttpResponse:
+    """Everything stored about the reader, as a JSON download."""
+    reader = _reader(request)
+    data: dict[str, Any] = (
+        readers.reader_export(reader=reader)
+        if reader is not None
+        else {"reader": None, "events": [], "profile": None, "interests": None}
+    )
+    response = HttpResponse(
+        json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="newsrec-my-data.json"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+def privacy_erase(request: HttpRequest) -> HttpResponse:
+    form = EraseForm(request.POST)
+    if not form.is_valid():
+        return _privacy_page(request, erase_form=form, status=400)
+    reader = _reader(request)
+    if reader is not None:
+        readers.reader_erase(reader=reader)
+    messages.success(request, "Everything newsrec stored about you has been erased.")
+    response = redirect("newsrec:privacy")
+    response.delete_cookie(readers.COOKIE_NAME, samesite="Lax")
+    return response
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

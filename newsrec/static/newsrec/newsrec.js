@@ -9,6 +9,8 @@
  * to record dwell time, read depth and finish.
  * Events are batched (at most 100, the API's limit) and flushed every few seconds, and with
  * navigator.sendBeacon when the page is hidden, so closing a tab loses nothing.
+ * Forms marked  data-newsrec-hide  ("Not interested") are posted with fetch and their card
+ * removed; without JavaScript they post normally.
  */
 (function () {
   "use strict";
@@ -118,10 +120,44 @@
     });
   }
 
+  // A click is a followed link: buttons inside a card ("Not interested") are not clicks.
   document.addEventListener("click", function (e) {
-    var el = e.target && e.target.closest && e.target.closest("[data-newsrec-article]");
+    var link = e.target && e.target.closest && e.target.closest("a[href]");
+    var el = link && link.closest("[data-newsrec-article]");
     if (el) { record("click", el); flush(true); }
   }, true);
+
+  // "Not interested" forms (data-newsrec-hide) work without JavaScript; with it, the card goes
+  // away in place. The site view records the hide event and queues the feed rebuild.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form || !form.hasAttribute || !form.hasAttribute("data-newsrec-hide") || !window.fetch) return;
+    e.preventDefault();
+    var card = form.closest("[data-newsrec-article]");
+    var button = form.querySelector("button");
+    if (button) button.disabled = true;
+    fetch(form.action, {
+      method: "POST", body: new FormData(form), credentials: "same-origin",
+      headers: { "Accept": "application/json" }
+    }).then(function (response) {
+      if (!response.ok) throw new Error("hide failed: " + response.status);
+      var title = card && card.querySelector("a");
+      announce("Removed" + (title ? ": " + title.textContent : "") + ". You will see fewer stories like that.");
+      if (card) {
+        var next = card.nextElementSibling || card.previousElementSibling;
+        card.parentNode.removeChild(card);
+        var focusable = next && next.querySelector("a[href]");
+        if (focusable) focusable.focus(); // keyboard users keep their place in the list
+      }
+    }).catch(function () {
+      form.submit(); // the plain form post still works
+    });
+  });
+
+  function announce(text) {
+    var region = document.querySelector("[data-newsrec-status]");
+    if (region) region.textContent = text;
+  }
 
   // Dwell and read depth on article pages: time counts only while the page is visible.
   var article = document.querySelector("[data-newsrec-read]");
@@ -135,11 +171,16 @@
     var seenPx = window.innerHeight - rect.top;
     return Math.max(0, Math.min(1, seenPx / Math.max(rect.height, 1)));
   }
+  var reportedMs = 0;
   function reportRead() {
     if (!article) return;
     var total = dwellMs + (visibleSince ? Date.now() - visibleSince : 0);
-    if (total < 1000) return;
+    // Leaving fires both visibilitychange and pagehide: report a stretch of reading once.
+    if (total < 1000 || total - reportedMs < 500) return;
+    reportedMs = total;
     record("read", article, { dwell_seconds: Math.round(total / 100) / 10, read_depth: Math.round(maxDepth * 1000) / 1000 });
+    // A short article read whole without scrolling is finished too.
+    if (!finished && maxDepth >= 0.95 && total >= 10000) { finished = true; record("finish", article); }
   }
   if (article) {
     window.addEventListener("scroll", function () {
@@ -167,5 +208,5 @@
     watch(document);
   }
 
-  window.newsrec = { started: true, watch: watch, flush: flush, queue: queue };
+  window.newsrec = { started: true, watch: watch, flush: flush, queue: queue, reportRead: reportRead };
 })();

@@ -1,0 +1,119 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, a live server and demo articles.
+
+Chromium comes from the system (``apt-get install chromium``); Playwright never downloads one.
+The demo articles get stable ids (sequences are reset per test) and identical text and vectors in
+every test, so a pool the Celery worker cached during one test is still right in the next.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from newsrec import feeds, services
+from newsrec.demo import rows as demo_rows
+from newsrec.models import Article
+from tests.conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+DEMO_SECTIONS = ("Local", "Sport", "Science", "Culture")
+PER_SECTION = 6
+MAX_AGE_HOURS = 300  # inside the feeds' 14-day pool
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; Django would then refuse the
+    # ORM calls the tests make between browser steps (the live server runs in its own thread).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def context(browser: Any, live_server: Any) -> Iterator[Any]:
+    """A fresh browser profile (a new visitor) that may reach only the live server."""
+    ctx = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(15_000)
+    outside: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(live_server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    ctx.route("**/*", only_local)
+    yield ctx
+    ctx.close()
+    assert not outside, f"third-party requests: {outside}"
+
+
+@pytest.fixture
+def page(context: Any) -> Any:
+    return context.new_page()
+
+
+def _demo_rows() -> list[dict[str, Any]]:
+    raw = demo_rows.read_demo_file(demo_rows.DEMO_ARTICLES)
+    chosen: list[dict[str, Any]] = []
+    for section in DEMO_SECTIONS:
+        fresh = [
+            r
+            for r in raw
+            if r.get("section") == section
+            and r.get("status", "published") == "published"
+            and r.get("embargo_in_hours") is None
+            and (r.get("published_ago_hours") or MAX_AGE_HOURS) < MAX_AGE_HOURS
+        ]
+        chosen += fresh[:PER_SECTION]
+    return chosen
+
+
+@pytest.fixture
+def demo_site(transactional_db: None, django_db_reset_sequences: None) -> list[Article]:
+    """24 demo articles embedded by the real model, and the non-personalised feed built."""
+    from django.utils import timezone
+
+    rows = demo_rows.dated_rows(_demo_rows(), anchor=demo_rows.fresh_anchor(timezone.now()))
+    # Embedding inside the upsert's transaction: the task queued on commit finds nothing to do.
+    with transaction.atomic():
+        report = services.article_upsert_many(rows=rows)
+        assert not report.rejected, report.rejected
+        ids = list(Article.objects.order_by("pk").values_list("pk", flat=True))
+        result = services.articles_embed(article_ids=ids)
+        assert result["embedded"] == len(ids)
+    feeds.pool_cache_clear()
+    feeds.feeds_rebuild(reader_ids=[], include_default=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return list(Article.objects.order_by("pk"))
