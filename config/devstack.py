@@ -23,6 +23,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
+# Workers: numpy's OpenBLAS on one thread per process. The feed engine's products are small, and
+# threaded BLAS on a few cores is many times slower for them (torch keeps its own threads).
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1"}
 DATA = ROOT / ".data"
 PG_SETTINGS = {
     # Keep the HNSW index in memory (bench/related.py) and allow a worker pool plus gunicorn.
@@ -47,9 +50,11 @@ class Stack:
     stop_postgres: Path | None = None
     stop_redis: subprocess.Popen[bytes] | None = None
 
-    def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            args, cwd=ROOT, env={**os.environ, **self.env}, start_new_session=True
+            args, cwd=ROOT, env={**os.environ, **self.env, **(env or {})}, start_new_session=True
         )
         self.processes.append((name, proc))
         return proc
@@ -174,7 +179,9 @@ def run_demo(stack: Stack, argv: list[str]) -> int:
     celery = str(py_bin / "celery")
     worker_name = f"demo-{os.getpid()}@%h"
     stack.spawn(
-        "celery worker", [celery, "-A", "config", "worker", "-l", "INFO", "-n", worker_name]
+        "celery worker",
+        [celery, "-A", "config", "worker", "-l", "INFO", "-n", worker_name],
+        env=WORKER_ENV,
     )
     schedule = str(DATA / "celerybeat-schedule")
     stack.spawn("celery beat", [celery, "-A", "config", "beat", "-l", "INFO", "-s", schedule])

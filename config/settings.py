@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
+    "rest_framework.authtoken",  # tokens for readers' own apps (POST /api/v1/auth/token/)
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "newsrec",
@@ -142,7 +143,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Unacknowledged tasks of a killed worker are redelivered after this many seconds (acks_late).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "newsrec-embed-missing": {
         "task": "newsrec.tasks.embed_missing",
@@ -156,15 +160,46 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "newsrec.tasks.events_purge_expired",
         "schedule": 3600.0,
     },
+    "editorial-rulesets-switch": {  # scheduled rule sets go live within 30 s of their start
+        "task": "editorial.tasks.rulesets_switch_due",
+        "schedule": 30.0,
+    },
 }
 
 # --- REST framework ------------------------------------------------------------------------
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF throttle rate such as "120/min" from the environment; "off" disables that throttle."""
+    value = os.environ.get(name, default).strip()
+    return None if value.lower() in {"", "off", "none"} else value
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "newsrec.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # a JSON API, no forms
+    # Counted in the Redis cache: per API key, per logged-in reader, per anonymous IP address;
+    # "auth" limits password guesses at POST /api/v1/auth/token/. Excess requests get a 429 with
+    # Retry-After. The bench and load tests raise them with API_RATE_*=off.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "newsrec.api.throttling.ApiKeyRateThrottle",
+        "newsrec.api.throttling.ReaderRateThrottle",
+        "newsrec.api.throttling.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env_rate("API_RATE_API_KEY", "600/min"),
+        "reader": env_rate("API_RATE_READER", "300/min"),
+        "anon": env_rate("API_RATE_ANON", "120/min"),
+        "auth": env_rate("API_RATE_AUTH", "10/min"),
+    },
+    # Proxies in front of the site whose X-Forwarded-For is trusted (0: use the peer address, so
+    # that a client cannot pick its own throttling identity).
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "newsrec.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
@@ -172,9 +207,28 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "newsrec API",
-    "DESCRIPTION": "Articles, related articles and (soon) feeds and events for newsrec.",
+    "DESCRIPTION": (
+        "Articles, feeds, reader events, privacy and editorial rules of newsrec.\n\n"
+        "**Authentication.** Browsers use their session (site login) or the anonymous "
+        "`newsrec_rid` cookie; readers' apps send `Authorization: Token <token>` from "
+        "`POST /api/v1/auth/token/`; servers send `Authorization: Api-Key <key>` with the scopes "
+        "`read-feeds`, `write-events`, `manage-articles` or `manage-rules`.\n\n"
+        '**Errors** always have the shape `{"code", "message", "errors"}`, where `errors` '
+        "maps field names to messages. Too many requests get a 429 with `Retry-After`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ArticleStatusEnum": "newsrec.models.ArticleStatus",
+        "DeviceEnum": "newsrec.models.DeviceClass",
+        "EventResultStatusEnum": ["accepted", "duplicate", "rejected"],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "newsrec.api.schema.add_error_responses",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -185,13 +239,21 @@ NEWSREC: dict[str, object] = {}
 if os.environ.get("NEWSREC_EMBEDDING_MODEL"):
     NEWSREC["EMBEDDING_MODEL"] = os.environ["NEWSREC_EMBEDDING_MODEL"]
 
-# --- Production hardening (checked by `manage.py check --deploy`) --------------------------
+# --- Production hardening (`manage.py check --deploy` is clean with DEBUG=0 behind HTTPS) ----
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+# Only sent once SECURE_HSTS_SECONDS is set; turn off for a domain with plain-HTTP subdomains.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 
 LOGGING = {
     "version": 1,

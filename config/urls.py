@@ -12,3 +12,9 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("", include("newsrec.urls")),
 ]
+
+# JSON errors under /api/, Django's HTML pages elsewhere.
+handler400 = "newsrec.api.errors.bad_request"
+handler403 = "newsrec.api.errors.permission_denied"
+handler404 = "newsrec.api.errors.page_not_found"
+handler500 = "newsrec.api.errors.server_error"

@@ -1,7 +1,7 @@
-"""App config for the editors' app: wires rule changes to the rules version."""
+"""App config for the editors' app: wires rule changes to the audit trail and rules version."""
 
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 
 
 class EditorialConfig(AppConfig):
@@ -11,12 +11,12 @@ class EditorialConfig(AppConfig):
 
     def ready(self) -> None:
         from editorial.models import Rule, RuleSet
-        from editorial.signals import rules_changed
+        from editorial.signals import after_delete, after_save, before_save
 
         for model in (Rule, RuleSet):
-            post_save.connect(
-                rules_changed, sender=model, dispatch_uid=f"rules-changed-save-{model.__name__}"
-            )
+            name = model.__name__
+            pre_save.connect(before_save, sender=model, dispatch_uid=f"rules-before-{name}")
+            post_save.connect(after_save, sender=model, dispatch_uid=f"rules-changed-save-{name}")
             post_delete.connect(
-                rules_changed, sender=model, dispatch_uid=f"rules-changed-del-{model.__name__}"
+                after_delete, sender=model, dispatch_uid=f"rules-changed-del-{name}"
             )

@@ -42,6 +42,6 @@ def rules_compile(*, rules: Iterable[Rule], version: int) -> Rules:
 def live_rules() -> Rules:
     """The live rule set compiled at the current rules version (empty rules if none is live)."""
     version = RulesState.current()
-    rule_set = RuleSet.objects.filter(is_live=True).first()
+    rule_set = RuleSet.objects.live().first()
     rows = list(rule_set.rules.all()) if rule_set is not None else []
     return rules_compile(rules=rows, version=version)

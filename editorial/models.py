@@ -2,31 +2,141 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class RuleSetStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published (the standing set)"
+    SCHEDULED = "scheduled", "Scheduled"
+    RETIRED = "retired", "Retired"
+
+
+class RuleSetQuerySet(models.QuerySet["RuleSet"]):
+    """Domain verbs: which sets are live, standing, or due at a moment."""
+
+    def live(self) -> RuleSetQuerySet:
+        return self.filter(is_live=True)
+
+    def standing(self) -> RuleSetQuerySet:
+        return self.filter(status=RuleSetStatus.PUBLISHED)
+
+    def scheduled(self) -> RuleSetQuerySet:
+        return self.filter(status=RuleSetStatus.SCHEDULED)
+
+    def running_at(self, moment: datetime) -> RuleSetQuerySet:
+        """Scheduled sets whose window [starts_at, ends_at) contains ``moment``."""
+        return self.scheduled().filter(
+            Q(starts_at__lte=moment), Q(ends_at__isnull=True) | Q(ends_at__gt=moment)
+        )
 
 
 class RuleSet(models.Model):
-    """A named group of rules, e.g. "Default" or "Election night"; one is live at a time."""
+    """A named group of rules, e.g. "Default" or "Election night"; one is live at a time.
 
-    name = models.CharField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
+    A draft is edited and previewed freely; publishing (senior editors) snapshots it into a
+    ``RuleSetVersion`` and makes it the standing set, or schedules it for its window. At any
+    instant the live set is the scheduled set whose window is running, else the standing set.
+    """
+
+    name = models.CharField(max_length=100, unique=True, help_text='E.g. "Election night".')
+    description = models.TextField(blank=True, help_text="What this set is for, for colleagues.")
+    status = models.CharField(
+        max_length=16, choices=RuleSetStatus.choices, default=RuleSetStatus.DRAFT,
+        help_text="Drafts never reach readers; publishing makes a set standing or scheduled.",
+    )  # fmt: skip
     is_live = models.BooleanField(
         default=False, help_text="The live set shapes every feed; only one set is live."
     )
+    starts_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Optional: when publishing, the set goes live at this time (e.g. election "
+        "night) instead of at once.",
+    )  # fmt: skip
+    ends_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Optional: when a scheduled set stops; the standing set then applies again.",
+    )  # fmt: skip
+    revision = models.PositiveIntegerField(
+        default=1, help_text="Bumped by every save: a stale form is refused instead of winning."
+    )
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
+
+    objects = RuleSetQuerySet.as_manager()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["is_live"], condition=models.Q(is_live=True), name="editorial_one_live_set"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status="published"),
+                name="editorial_one_standing_set",
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True)
+                | Q(ends_at__isnull=True)
+                | Q(ends_at__gt=F("starts_at")),
+                name="editorial_ruleset_window_order",
+            ),
+        ]
+        permissions = [
+            ("publish_ruleset", "Can publish, schedule and roll back rule sets"),
+            ("preview_ruleset", "Can preview rule sets on readers and personas"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "The window ends before it starts."})
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == RuleSetStatus.DRAFT
+
+
+class RuleSetVersion(models.Model):
+    """An immutable snapshot of a rule set taken at each publish (rollback re-publishes one)."""
+
+    rule_set = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(help_text="1, 2, 3... per rule set.")
+    rules = models.JSONField(help_text="The rule rows as published.")
+    header = models.JSONField(default=dict, help_text="Name, window and status as published.")
+    published_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=16, default="admin")
+    note = models.CharField(max_length=200, blank=True)
+    rules_version = models.PositiveBigIntegerField(
+        default=0, help_text="The rules version after this publish."
+    )
+
+    class Meta:
+        ordering = ["rule_set", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule_set", "number"], name="editorial_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_set} v{self.number}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and RuleSetVersion.objects.filter(pk=self.pk).exists():
+            raise ValidationError("A published version is immutable.")
+        super().save(*args, **kwargs)
 
 
 class RuleKind(models.TextChoices):
@@ -56,8 +166,12 @@ class Rule(models.Model):
     """One rule; which parameters matter depends on ``kind`` (see editorial.strategies)."""
 
     rule_set = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="rules")
-    kind = models.CharField(max_length=16, choices=RuleKind.choices)
-    enabled = models.BooleanField(default=True)
+    kind = models.CharField(
+        max_length=16, choices=RuleKind.choices, help_text="What the rule does to the feeds."
+    )
+    enabled = models.BooleanField(
+        default=True, help_text="Untick to keep the rule but not apply it."
+    )
     target_field = models.CharField(
         max_length=16, choices=TargetField.choices, blank=True,
         help_text="What the rule matches: a section, tag, author or one article.",
@@ -83,11 +197,18 @@ class Rule(models.Model):
         models.CharField(max_length=16), default=list, blank=True,
         help_text="Pin only on these device classes (mobile, tablet, desktop); empty = all.",
     )  # fmt: skip
-    visitors = models.CharField(max_length=16, choices=Visitors.choices, default=Visitors.ALL)
+    visitors = models.CharField(
+        max_length=16, choices=Visitors.choices, default=Visitors.ALL,
+        help_text="Pin only for new visitors (no history) or returning readers.",
+    )  # fmt: skip
     priority = models.SmallIntegerField(default=0, help_text="Higher wins between pins.")
-    valid_from = models.DateTimeField(null=True, blank=True)
-    valid_until = models.DateTimeField(null=True, blank=True)
-    note = models.CharField(max_length=200, blank=True)
+    valid_from = models.DateTimeField(
+        null=True, blank=True, help_text="Optional: the rule applies from this time on."
+    )
+    valid_until = models.DateTimeField(
+        null=True, blank=True, help_text="Optional: the rule stops applying at this time."
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="Why: for colleagues and audit.")
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
@@ -99,8 +220,6 @@ class Rule(models.Model):
         return f"{self.get_kind_display()}{target}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         from editorial.strategies import strategy_for
 
         errors = strategy_for(self.kind).validate(self)
@@ -128,3 +247,59 @@ class RulesState(models.Model):
     def bump(cls) -> None:
         cls.objects.get_or_create(pk=1)
         cls.objects.filter(pk=1).update(version=F("version") + 1)
+
+
+class AuditSource(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    SCHEDULE = "schedule", "Schedule"
+    SYSTEM = "system", "System (shell, migration, task)"
+
+
+class AuditEntry(models.Model):
+    """Who changed which rule or rule set, when, before/after, and from where; append-only."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True, help_text="Kept if the user goes.")
+    source = models.CharField(max_length=16, choices=AuditSource.choices)
+    action = models.CharField(max_length=16)  # create, update, delete, publish, rollback, switch
+    object_type = models.CharField(max_length=16)  # "rule" or "rule set"
+    object_id = models.BigIntegerField(null=True, blank=True)
+    # No database constraint: the trail outlives deleted sets (their name is kept beside it).
+    rule_set = models.ForeignKey(
+        RuleSet, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        related_name="+",
+    )  # fmt: skip
+    rule_set_name = models.CharField(max_length=100, blank=True)
+    summary = models.CharField(max_length=300)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return self.summary
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValidationError("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+
+class SectionMixSample(models.Model):
+    """Share of each section in the top of all stored feeds at one moment (dashboard chart)."""
+
+    taken_at = models.DateTimeField(default=timezone.now, db_index=True)
+    feeds = models.PositiveIntegerField()
+    mix = models.JSONField(help_text="{section: share of the top slots}")
+
+    class Meta:
+        ordering = ["-taken_at"]
+
+    def __str__(self) -> str:
+        return f"section mix at {self.taken_at:%Y-%m-%d %H:%M}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -229,45 +230,65 @@ class IngestReport:
         }
 
 
-_COLUMNS = (
-    "reader_id", "event_id", "kind", "article_id", "occurred_at", "received_at", "dwell_seconds",
-    "read_depth", "feed_slot", "surface", "recommendation_id", "device", "local_hour", "weekday",
-    "referrer", "session_id", "profiling_allowed",
+# The whole batch is one statement: the events travel as one JSON document that PostgreSQL turns
+# into rows, the article references are resolved by a join, and the insert answers which rows
+# were new. The text is the same for every batch, so psycopg reuses its parsed form (a VALUES
+# list of 1,700 placeholders was re-parsed for each batch, most of the request's CPU time, and
+# quoting one JSON string costs a third of quoting 15 arrays); one round trip replaces the
+# former four (article lookup, BEGIN, INSERT, COMMIT).
+_BATCH_COLUMNS = (
+    ("event_id", "text"), ("kind", "text"), ("article_id", "bigint"),
+    ("article_external_id", "text"), ("occurred_at", "timestamptz"), ("dwell_seconds", "float8"),
+    ("read_depth", "float8"), ("feed_slot", "int"), ("surface", "text"),
+    ("recommendation_id", "text"), ("device", "text"), ("local_hour", "int"), ("weekday", "int"),
+    ("referrer", "text"), ("session_id", "text"),
 )  # fmt: skip
+_STORED_COLUMNS = [name for name, _ in _BATCH_COLUMNS if name != "article_external_id"]
+_RECORD = ", ".join(f"{name} {kind}" for name, kind in _BATCH_COLUMNS)
+_NAMES = ", ".join(name for name, _ in _BATCH_COLUMNS)
+_TARGETS = ", ".join(_STORED_COLUMNS)
+_SOURCES = ", ".join(
+    "known.article_pk" if c == "article_id" else f"batch.{c}" for c in _STORED_COLUMNS
+)
+_ARTICLE = Article._meta.db_table
+_STORE = f"""
+WITH batch AS (
+    SELECT * FROM ROWS FROM (json_to_recordset(%s::json) AS ({_RECORD}))
+        WITH ORDINALITY AS b({_NAMES}, position)
+), known AS (
+    SELECT batch.event_id, article.id AS article_pk
+    FROM batch JOIN {_ARTICLE} article ON article.id = batch.article_id
+    UNION ALL
+    SELECT batch.event_id, article.id
+    FROM batch JOIN {_ARTICLE} article
+        ON batch.article_id IS NULL AND article.external_id = batch.article_external_id
+), inserted AS (
+    INSERT INTO {Event._meta.db_table} (reader_id, received_at, profiling_allowed, {_TARGETS})
+    SELECT %s, %s, %s, {_SOURCES} FROM batch JOIN known USING (event_id)
+    ORDER BY batch.position  -- ids in the order sent
+    ON CONFLICT (reader_id, event_id) DO NOTHING
+    RETURNING event_id
+)
+SELECT batch.event_id, known.article_pk IS NOT NULL, inserted.event_id IS NOT NULL
+FROM batch LEFT JOIN known USING (event_id) LEFT JOIN inserted USING (event_id)
+"""
 
 
-def _insert_new(rows: Sequence[tuple[Any, ...]]) -> set[str]:
-    """INSERT … ON CONFLICT DO NOTHING; returns the event ids that were really inserted.
+def _store(
+    *, reader: Reader, received_at: datetime, events: Sequence[EventData]
+) -> dict[str, tuple[bool, bool]]:
+    """INSERT … ON CONFLICT DO NOTHING; maps each event id to (article known, newly stored).
 
     bulk_create(ignore_conflicts=True) cannot say which rows were skipped, and only the database
-    can decide that atomically when the same ids arrive concurrently.
+    can decide that atomically when the same ids arrive concurrently. The event ids of
+    ``events`` must be distinct.
     """
-    if not rows:
-        return set()
-    table = Event._meta.db_table
-    one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    sql = (
-        f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * len(rows))} "
-        "ON CONFLICT (reader_id, event_id) DO NOTHING RETURNING event_id"
-    )
-    params = [value for row in rows for value in row]
+    if not events:
+        return {}
+    document = json.dumps([{**vars(e), "occurred_at": e.occurred_at.isoformat()} for e in events])
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0] for row in cursor.fetchall()}
-
-
-def _resolve_articles(events: Sequence[EventData]) -> tuple[set[int], dict[str, int]]:
-    ids = {e.article_id for e in events if e.article_id is not None}
-    externals = {e.article_external_id for e in events if e.article_id is None}
-    known_ids = (
-        set(Article.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
-    )
-    by_external = (
-        dict(Article.objects.filter(external_id__in=externals).values_list("external_id", "pk"))
-        if externals
-        else {}
-    )
-    return known_ids, by_external
+        cursor.execute(_STORE, [document, reader.pk, received_at, reader.personalisation_enabled])
+        return {event_id: (known, new) for event_id, known, new in cursor.fetchall()}
 
 
 def events_ingest(
@@ -318,34 +339,18 @@ def events_ingest(
         report.results.append({"index": index, "event_id": data.event_id, "status": "pending"})
         valid.append((len(report.results) - 1, data))
 
-    known_ids, by_external = _resolve_articles([d for _, d in valid])
-    rows: list[tuple[Any, ...]] = []
-    storable: list[tuple[int, EventData]] = []
+    stored = _store(reader=reader, received_at=now, events=[data for _, data in valid])
     for slot, data in valid:
-        article_pk = data.article_id if data.article_id in known_ids else None
-        if data.article_id is None:
-            article_pk = by_external.get(data.article_external_id)
-        if article_pk is None:
+        known, new = stored[data.event_id]
+        if not known:
             name = "article_id" if data.article_id is not None else "article_external_id"
             report.results[slot].update(status="rejected", reasons={name: "unknown article"})
-            continue
-        storable.append((slot, data))
-        rows.append(
-            (
-                reader.pk, data.event_id, data.kind, article_pk, data.occurred_at, now,
-                data.dwell_seconds, data.read_depth, data.feed_slot, data.surface,
-                data.recommendation_id, data.device, data.local_hour, data.weekday,
-                data.referrer, data.session_id, reader.personalisation_enabled,
-            )
-        )  # fmt: skip
-    with transaction.atomic():
-        inserted = _insert_new(rows)
-        for slot, data in storable:
-            report.results[slot]["status"] = (
-                "accepted" if data.event_id in inserted else "duplicate"
-            )
-        if inserted and reader.personalisation_enabled:
-            from newsrec.profiles import profile_schedule
+        else:
+            report.results[slot]["status"] = "accepted" if new else "duplicate"
+    if reader.personalisation_enabled and any(new for _, new in stored.values()):
+        from newsrec.profiles import profile_schedule
 
-            profile_schedule(reader=reader)
+        # The statement has committed (or commits with the caller's transaction, after which
+        # profile_schedule's on_commit sends the task).
+        profile_schedule(reader=reader)
     return report

@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -136,8 +136,20 @@ def _clean_datetime(name: str, value: Any, errors: dict[str, str]) -> datetime |
     else:
         errors[name] = "must be an ISO 8601 string"
         return None
-    if parsed is not None and parsed.tzinfo is None:
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    offset = parsed.utcoffset()
+    # Python parses offsets up to ±23:59, PostgreSQL stores at most ±15:59; real ones are -12..+14.
+    if offset is not None and abs(offset) > timedelta(hours=14):
+        errors[name] = "has a time zone offset beyond ±14:00"
+        return None
+    try:
+        parsed.astimezone(UTC)  # year 1 at +01:00 is year 0 in UTC: unreadable once stored
+    except OverflowError:
+        errors[name] = "is out of range"
+        return None
     return parsed
 
 

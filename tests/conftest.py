@@ -35,6 +35,7 @@ def celery_worker(
         "DATABASE_URL": _database_url_for(connection.settings_dict["NAME"]),
         "CELERY_QUEUE": queue,
         "DB_CONN_MAX_AGE": "0",
+        "OPENBLAS_NUM_THREADS": "1",  # as config.devstack.WORKER_ENV: small products, one thread
     }
     log = open(ROOT / ".data" / "test-worker.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(

@@ -1,18 +1,43 @@
-"""One JSON error shape for the whole API: {"code", "message", "errors"}."""
+"""One JSON error shape for the whole API: {"code", "message", "errors"}.
+
+DRF exceptions go through ``exception_handler``; requests under ``/api/`` that never reach a DRF
+view (no such URL, a crash, a bad request rejected by Django) get the same shape from the
+``handler*`` views that ``config.urls`` installs, while other paths keep Django's HTML pages.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import exceptions, status
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+API_PREFIX = "/api/"
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response."""
+
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. `not_found`.")
+    message = serializers.CharField(help_text="What went wrong, in words.")
+    # The metaclass moves declared fields off the class: this does not shadow Serializer.errors.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.JSONField(),
+        help_text="Field name to messages, for invalid input; empty otherwise.",
+    )
+
+
+def error_body(code: str, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "errors": errors or {}}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return None  # not an API exception: a 500, answered by handler500
     code = getattr(exc, "default_code", "error")
     if isinstance(exc, exceptions.ValidationError):
         detail = response.data
@@ -25,7 +50,39 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message = str(detail)
         field_errors = {}
         code = getattr(detail, "code", code)
-    response.data = {"code": code, "message": message, "errors": field_errors}
+    response.data = error_body(str(code), message, field_errors)
     if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
         response.data["code"] = "throttled"
     return response
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def _json(status_code: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return _json(400, "bad_request", "The request could not be understood.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return _json(403, "permission_denied", "You do not have permission to do this.")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return _json(404, "not_found", f"No API endpoint at {request.path}.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return _json(500, "server_error", "Internal server error; it has been logged.")
+    return defaults.server_error(request)

@@ -5,21 +5,29 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from newsrec import readers
+from newsrec.api import examples
 from newsrec.api.authentication import ApiKeyAuthentication
+from newsrec.api.errors import ErrorSerializer
+from newsrec.api.permissions import IsReader
 from newsrec.conf import newsrec_settings
 from newsrec.events import device_from_user_agent, events_ingest
-from newsrec.models import ApiKey, ApiKeyScope, Reader
+from newsrec.models import ApiKey, ApiKeyScope, DeviceClass, EventKind, Reader, ReferrerType
 
 
 class BeaconSessionAuthentication(SessionAuthentication):
@@ -53,6 +61,46 @@ class CanWriteEvents(BasePermission):
         return True
 
 
+class EventInputSerializer(serializers.Serializer):
+    """Documents one event; validation itself is newsrec.events.validate_event (per event)."""
+
+    event_id = serializers.CharField(max_length=64, help_text="Client-made id; repeats dedupe.")
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+    article_id = serializers.IntegerField(required=False, min_value=1)
+    article_external_id = serializers.CharField(
+        required=False, max_length=255, help_text="Instead of article_id: the CMS's id."
+    )
+    occurred_at = serializers.DateTimeField(
+        help_text="ISO 8601 with a time zone; at most 7 days old and 5 minutes ahead."
+    )
+    dwell_seconds = serializers.FloatField(
+        required=False, min_value=0, max_value=86_400, help_text="Required for dwell."
+    )
+    read_depth = serializers.FloatField(required=False, min_value=0, max_value=1)
+    feed_slot = serializers.IntegerField(required=False, min_value=0, max_value=10_000)
+    surface = serializers.CharField(required=False, max_length=32, help_text="e.g. home.")
+    recommendation_id = serializers.CharField(required=False, max_length=64)
+    device = serializers.ChoiceField(choices=DeviceClass.choices, required=False)
+    local_hour = serializers.IntegerField(required=False, min_value=0, max_value=23)
+    weekday = serializers.IntegerField(required=False, min_value=0, max_value=6)
+    referrer = serializers.ChoiceField(choices=ReferrerType.choices, required=False)
+    session_id = serializers.CharField(required=False, max_length=64)
+    reader_id = serializers.CharField(
+        required=False, help_text="If sent, must name the sending reader."
+    )
+
+
+class EventBatchSerializer(serializers.Serializer):
+    """Documents the request body of POST /api/v1/events/."""
+
+    reader_id = serializers.CharField(
+        required=False,
+        max_length=readers.CLIENT_ID_MAX,
+        help_text="Only with an API key (write-events): your id for the reader.",
+    )
+    events = EventInputSerializer(many=True, help_text="1 to 100 events.")
+
+
 class EventResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     event_id = serializers.CharField(allow_null=True)
@@ -61,6 +109,8 @@ class EventResultSerializer(serializers.Serializer):
 
 
 class EventsReportSerializer(serializers.Serializer):
+    """Per-event answers, in the order sent."""
+
     accepted = serializers.IntegerField()
     duplicate = serializers.IntegerField()
     rejected = serializers.IntegerField()
@@ -115,14 +165,29 @@ def _client_reader_id(value: Any) -> str:
 class EventsView(APIView):
     """Store a batch of reader events; each event is answered accepted, duplicate or rejected."""
 
-    authentication_classes = [ApiKeyAuthentication, BeaconSessionAuthentication]
+    authentication_classes = [
+        ApiKeyAuthentication,
+        TokenAuthentication,
+        BeaconSessionAuthentication,
+    ]
     permission_classes = [CanWriteEvents]
     parser_classes = [JSONParser]
 
     @extend_schema(
-        request={"application/json": {"type": "object"}},
-        responses={200: EventsReportSerializer, 400: EventsReportSerializer},
-        examples=[EVENTS_EXAMPLE],
+        request=EventBatchSerializer,
+        responses={
+            200: EventsReportSerializer,
+            400: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="EventsRejected",
+                    serializers=[EventsReportSerializer, ErrorSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="No event stored (each rejected event says why), or a malformed body.",
+            ),
+            413: ErrorSerializer,
+        },
+        examples=[EVENTS_EXAMPLE, examples.EVENTS_REPORT],
         description=(
             "Send `{\"events\": [...]}` (or a bare list): at most NEWSREC['EVENTS_MAX_BATCH'] "
             "(100) events and NEWSREC['EVENTS_MAX_BODY_BYTES'] (256 KiB) per request. Kinds: "
@@ -200,11 +265,14 @@ def _current_reader(request: Request) -> Reader | None:
 class MeView(APIView):
     """The current reader's data: DELETE erases it."""
 
-    permission_classes = [AllowAny]
+    permission_classes = [IsReader]
 
     @extend_schema(
         responses={204: None},
-        description="Erase every event, the profile and the reader record; clears the cookie.",
+        description=(
+            "Erase every event, the profile, the feed and the reader record; clears the cookie. "
+            "A logged-in user's account stays. Browsers send the CSRF token."
+        ),
     )
     def delete(self, request: Request) -> Response:
         reader = _current_reader(request)
@@ -215,13 +283,44 @@ class MeView(APIView):
         return response
 
 
+class ExportReaderSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    logged_in = serializers.BooleanField()
+    personalisation_enabled = serializers.BooleanField()
+    created = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField(allow_null=True)
+
+
+class InterestsSerializer(serializers.Serializer):
+    sections = serializers.ListField(child=serializers.CharField())
+    tags = serializers.ListField(child=serializers.CharField())
+    authors = serializers.ListField(child=serializers.CharField())
+    nearest_articles = serializers.ListField(child=serializers.CharField())
+    style = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.style
+        allow_blank=True, help_text="binge, sample or empty."
+    )
+
+
+class ExportSerializer(serializers.Serializer):
+    """Documents the export: everything stored about the reader."""
+
+    reader = ExportReaderSerializer()
+    events = serializers.ListField(child=serializers.DictField())
+    profile = serializers.DictField(allow_null=True)
+    interests = InterestsSerializer()
+
+
 class MeExportView(APIView):
     """Export everything stored about the current reader as JSON."""
 
-    permission_classes = [AllowAny]
+    permission_classes = [IsReader]
 
     @extend_schema(
-        responses={200: {"type": "object"}},
+        responses={
+            200: ExportSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="Nothing is stored about you."),
+        },
+        examples=[examples.EXPORT],
         description="The reader, all their events, the profile and its interests in words.",
     )
     def get(self, request: Request) -> Response:
@@ -244,9 +343,17 @@ class PersonalisationSerializer(serializers.Serializer):
 class MePersonalisationView(APIView):
     """Turn personalisation on or off for the current reader."""
 
-    permission_classes = [AllowAny]
+    permission_classes = [IsReader]
 
-    @extend_schema(request=PersonalisationSerializer, responses={200: PersonalisationSerializer})
+    @extend_schema(
+        request=PersonalisationSerializer,
+        responses={200: PersonalisationSerializer},
+        examples=[examples.PERSONALISATION_OFF],
+        description=(
+            "Off: the profile is deleted and new events are kept but never profiled; feeds "
+            "become the non-personalised one. Browsers send the CSRF token."
+        ),
+    )
     def post(self, request: Request) -> Response:
         serializer = PersonalisationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

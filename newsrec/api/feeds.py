@@ -1,31 +1,41 @@
-"""Feed endpoints: the reader's own feed, any reader's for staff, fan-out progress for staff."""
+"""Feed endpoints: the reader's own feed and rails, any reader's for staff, fan-out progress."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.utils.http import http_date, quote_etag
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils.cache import patch_vary_headers
+from django.utils.http import http_date, parse_http_date_safe, quote_etag
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from newsrec import feeds, readers
-from newsrec.models import Reader
+from newsrec.api import examples
+from newsrec.api.errors import ErrorSerializer
+from newsrec.api.permissions import CanReadFeeds, IsReader
+from newsrec.conf import newsrec_settings
+from newsrec.engine.sources import BecauseYouReadSource
+from newsrec.models import Article, Reader
 
 
 class FeedItemSerializer(serializers.Serializer):
     article_id = serializers.IntegerField()
     title = serializers.CharField()
-    section = serializers.CharField()
+    section = serializers.CharField(allow_blank=True)
     url = serializers.CharField()
-    source = serializers.CharField()
-    reason = serializers.CharField()
+    source = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.source
+        help_text="Candidate source, e.g. because_you_read, trending."
+    )
+    reason = serializers.CharField(help_text='Why it is here, e.g. "Because you read …".')
+    seed_id = serializers.IntegerField(
+        allow_null=True, required=False, help_text="The article read, for because_you_read."
+    )
     score = serializers.FloatField()
-    slot = serializers.IntegerField()
+    slot = serializers.IntegerField(help_text="1-based position in this response.")
 
 
 class FeedSerializer(serializers.Serializer):
@@ -36,66 +46,219 @@ class FeedSerializer(serializers.Serializer):
     items = FeedItemSerializer(many=True)
 
 
+class RailSerializer(serializers.Serializer):
+    seed_id = serializers.IntegerField(help_text="The article the reader read.")
+    seed_title = serializers.CharField()
+    title = serializers.CharField(help_text='"Because you read <seed title>".')
+    items = FeedItemSerializer(many=True)
+
+
+class RailsSerializer(serializers.Serializer):
+    personalised = serializers.BooleanField()
+    rules_version = serializers.IntegerField()
+    built_at = serializers.DateTimeField()
+    version = serializers.IntegerField()
+    rails = RailSerializer(many=True)
+
+
+class FanoutProgressSerializer(serializers.Serializer):
+    run_id = serializers.CharField(required=False)
+    total = serializers.IntegerField(required=False, help_text="Readers to rebuild.")
+    done = serializers.IntegerField(required=False)
+    started = serializers.FloatField(required=False, help_text="Unix time.")
+    elapsed_seconds = serializers.FloatField(required=False)
+    eta_seconds = serializers.FloatField(required=False)
+
+
 CONTEXT_PARAMETERS = [
     OpenApiParameter("device", str, enum=["mobile", "tablet", "desktop"], description="Re-rank."),
     OpenApiParameter("hour", int, description="Reader's local hour (0-23) for the re-rank."),
-    OpenApiParameter("limit", int, description="Items (1-50, default 20)."),
 ]
+LIMIT_PARAMETER = OpenApiParameter("limit", int, description="Items (1-50, default 20).")
+RAILS_PARAMETERS = [
+    OpenApiParameter("rails", int, description="Most rails (1-10, default 3)."),
+    OpenApiParameter("per_rail", int, description="Items per rail (1-20, default 6)."),
+]
+CONDITIONAL_PARAMETERS = [
+    OpenApiParameter(
+        "If-None-Match", str, OpenApiParameter.HEADER, description="ETag of a copy you hold."
+    ),
+    OpenApiParameter(
+        "If-Modified-Since", str, OpenApiParameter.HEADER, description="Last-Modified you hold."
+    ),
+]
+NO_FEED = OpenApiResponse(ErrorSerializer, description="No feed has been built yet.")
+NOT_MODIFIED = OpenApiResponse(description="Not modified: your copy is current.")
 
 
-def _context(request: Request) -> tuple[str, int | None, int]:
-    params = request.query_params
-    device = params.get("device", "")
+def _bounded(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name, str(default))
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValidationError({name: [f"Must be an integer from {low} to {high}."]})
+    return int(raw)
+
+
+def _context(request: Request) -> tuple[str, int | None]:
+    device = request.query_params.get("device", "")
     if device not in ("", "mobile", "tablet", "desktop"):
         raise ValidationError({"device": ["Must be mobile, tablet or desktop."]})
-    hour_raw, limit_raw = params.get("hour", ""), params.get("limit", "20")
-    if hour_raw and (not hour_raw.isdigit() or int(hour_raw) > 23):
-        raise ValidationError({"hour": ["Must be an integer from 0 to 23."]})
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 50:
-        raise ValidationError({"limit": ["Must be an integer from 1 to 50."]})
-    return device, int(hour_raw) if hour_raw else None, int(limit_raw)
+    hour = None
+    if request.query_params.get("hour", ""):
+        hour = _bounded(request, "hour", 0, 0, 23)
+    return device, hour
 
 
-def feed_response(request: Request, reader: Reader | None) -> Response:
-    device, hour, limit = _context(request)
+def _not_modified(request: Request, etag: str, last_modified: int) -> bool:
+    """RFC 9110: If-None-Match decides when sent; otherwise If-Modified-Since."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in tags or etag in tags
+    since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
+    return since is not None and last_modified <= since
+
+
+def _conditional(request: Request, view: feeds.FeedView, variant: str, body: Any) -> Response:
+    """Answer with ``body()``, or 304 when the client's copy is current (same feed version)."""
+    etag = quote_etag(f"{view.key}-{view.version}-{variant}")
+    last_modified = int(view.built_at.timestamp())
+    headers = {"ETag": etag, "Last-Modified": http_date(last_modified)}
+    if _not_modified(request, etag, last_modified):
+        response = Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    else:
+        response = Response(body(), headers=headers)
+    # The same URL serves each reader their own feed: shared caches must keep them apart.
+    patch_vary_headers(response, ["Cookie", "Authorization"])
+    return response
+
+
+def _read(reader: Reader | None, device: str, hour: int | None, limit: int) -> feeds.FeedView:
     view = feeds.feed_read(reader=reader, device=device, local_hour=hour, limit=limit)
     if view is None:
         raise NotFound("No feed has been built yet; it will be after the next rebuild.")
-    etag = quote_etag(f"{view.key}-{view.version}-{device}-{hour}-{limit}")
-    if request.headers.get("If-None-Match") == etag:
-        return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-    body = {
-        "personalised": view.personalised,
-        "rules_version": view.rules_version,
-        "built_at": view.built_at,
-        "version": view.version,
-        "items": [
-            {**item, "url": f"/articles/{item['article_id']}/", "slot": slot}
-            for slot, item in enumerate(view.items, start=1)
-        ],
-    }
-    payload = FeedSerializer(body).data
-    headers = {"ETag": etag, "Last-Modified": http_date(view.built_at.timestamp())}
-    return Response(payload, headers=headers)
+    return view
+
+
+def _items(view: feeds.FeedView) -> list[dict[str, Any]]:
+    return [
+        {**item, "url": f"/articles/{item['article_id']}/", "slot": slot}
+        for slot, item in enumerate(view.items, start=1)
+    ]
+
+
+def feed_response(request: Request, reader: Reader | None) -> Response:
+    device, hour = _context(request)
+    limit = _bounded(request, "limit", 20, 1, 50)
+    view = _read(reader, device, hour, limit)
+
+    def body() -> Any:
+        return FeedSerializer(
+            {
+                "personalised": view.personalised,
+                "rules_version": view.rules_version,
+                "built_at": view.built_at,
+                "version": view.version,
+                "items": _items(view),
+            }
+        ).data
+
+    return _conditional(request, view, f"{device}-{hour}-{limit}", body)
+
+
+def rails_group(
+    items: list[dict[str, Any]], titles: dict[int, str], *, rails: int, per_rail: int
+) -> list[dict[str, Any]]:
+    """Group "because you read" items by their seed, in feed order; seeds without a title drop."""
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for item in items:
+        seed = item.get("seed_id")
+        if item.get("source") == BecauseYouReadSource.name and seed in titles:
+            grouped.setdefault(seed, []).append(item)
+    return [
+        {
+            "seed_id": seed,
+            "seed_title": titles[seed],
+            "title": f"Because you read {titles[seed]}",
+            "items": rail[:per_rail],
+        }
+        for seed, rail in list(grouped.items())[:rails]
+    ]
+
+
+def rails_response(request: Request, reader: Reader | None) -> Response:
+    device, hour = _context(request)
+    rails = _bounded(request, "rails", 3, 1, 10)
+    per_rail = _bounded(request, "per_rail", 6, 1, 20)
+    view = _read(reader, device, hour, int(newsrec_settings.FEED_LENGTH))
+
+    def body() -> Any:
+        items = _items(view)
+        seeds = {i["seed_id"] for i in items if i.get("seed_id") is not None}
+        # Only live seeds: a retracted article must not headline a rail.
+        titles = dict(Article.objects.published().filter(pk__in=seeds).values_list("pk", "title"))
+        return RailsSerializer(
+            {
+                "personalised": view.personalised,
+                "rules_version": view.rules_version,
+                "built_at": view.built_at,
+                "version": view.version,
+                "rails": rails_group(items, titles, rails=rails, per_rail=per_rail),
+            }
+        ).data
+
+    return _conditional(request, view, f"rails-{device}-{hour}-{rails}-{per_rail}", body)
 
 
 class MyFeedView(APIView):
     """The current reader's "For you" feed (non-personalised for new or opted-out readers)."""
 
-    permission_classes = [AllowAny]
+    permission_classes = [IsReader]
 
-    @extend_schema(parameters=CONTEXT_PARAMETERS, responses=FeedSerializer)
+    @extend_schema(
+        parameters=[*CONTEXT_PARAMETERS, LIMIT_PARAMETER, *CONDITIONAL_PARAMETERS],
+        responses={200: FeedSerializer, 304: NOT_MODIFIED, 404: NO_FEED},
+        examples=[examples.FEED],
+        description=(
+            "The reader is the logged-in user (session or reader token) or the anonymous "
+            "`newsrec_rid` cookie. Answers carry `ETag` and `Last-Modified`; send them back "
+            "as `If-None-Match` / `If-Modified-Since` to get a 304 while the feed is unchanged."
+        ),
+    )
     def get(self, request: Request) -> Response:
         reader, _token = readers.reader_for_request(request, create=False)
         return feed_response(request, reader)
 
 
+class MyRailsView(APIView):
+    """The current reader's "Because you read X" rails: feed items grouped by what was read."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(
+        parameters=[*CONTEXT_PARAMETERS, *RAILS_PARAMETERS, *CONDITIONAL_PARAMETERS],
+        responses={200: RailsSerializer, 304: NOT_MODIFIED, 404: NO_FEED},
+        examples=[examples.RAILS],
+        description=(
+            "Items of the reader's feed that came from what they read, one rail per article "
+            "read, in feed order. Empty for new and opted-out readers. Conditional like the feed."
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        reader, _token = readers.reader_for_request(request, create=False)
+        return rails_response(request, reader)
+
+
 class ReaderFeedView(APIView):
-    """Any reader's feed, for staff (by the reader's public id)."""
+    """Any reader's feed, by the reader's public id (staff, or the read-feeds scope)."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [CanReadFeeds]
 
-    @extend_schema(parameters=CONTEXT_PARAMETERS, responses=FeedSerializer)
+    @extend_schema(
+        parameters=[*CONTEXT_PARAMETERS, LIMIT_PARAMETER, *CONDITIONAL_PARAMETERS],
+        responses={200: FeedSerializer, 304: NOT_MODIFIED, 404: NO_FEED},
+        examples=[examples.FEED],
+        description="For servers rendering feeds themselves: needs the read-feeds scope.",
+    )
     def get(self, request: Request, public_id: Any) -> Response:
         reader = Reader.objects.filter(public_id=public_id).first()
         if reader is None:
@@ -104,10 +267,14 @@ class ReaderFeedView(APIView):
 
 
 class FanoutProgressView(APIView):
-    """Progress of the latest fan-out rebuild: readers done / total and ETA (staff)."""
+    """Progress of the latest fan-out rebuild: readers done / total and ETA."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [CanReadFeeds]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        responses=FanoutProgressSerializer,
+        examples=[examples.FANOUT],
+        description="Staff or the read-feeds scope. An empty object when no fan-out has run.",
+    )
     def get(self, request: Request) -> Response:
-        return Response(feeds.fanout_progress() or {})
+        return Response(FanoutProgressSerializer(feeds.fanout_progress() or {}).data)

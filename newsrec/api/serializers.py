@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from newsrec.models import Article
 
 
 class ArticleSerializer(serializers.ModelSerializer):
+    # Not URLField: articles imported without a link have an empty url, which is not a URI.
+    url = serializers.CharField(read_only=True, help_text="Canonical URL; empty if none.")
+
     class Meta:
         model = Article
         fields = [
@@ -58,3 +63,24 @@ class UpsertReportSerializer(serializers.Serializer):
     unchanged = serializers.IntegerField()
     rejected = RejectionSerializer(many=True)
     dry_run = serializers.BooleanField()
+
+
+class ArticleFilterSerializer(serializers.Serializer):
+    """Query parameters of the article list."""
+
+    section = serializers.CharField(required=False, max_length=100, help_text="Only this section.")
+    tag = serializers.CharField(required=False, max_length=100, help_text="Only with this tag.")
+    published_after = serializers.DateTimeField(
+        required=False, help_text="Published at or after this time (ISO 8601)."
+    )
+    published_before = serializers.DateTimeField(
+        required=False, help_text="Published before this time (ISO 8601)."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        after, before = attrs.get("published_after"), attrs.get("published_before")
+        if after and before and before <= after:
+            raise serializers.ValidationError(
+                {"published_before": ["Must be later than published_after."]}
+            )
+        return attrs

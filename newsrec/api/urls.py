@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from newsrec.api import events, feeds, views
+from newsrec.api import auth, events, feeds, rules, views
+from newsrec.api import schema as _schema  # noqa: F401  (registers the OpenAPI auth schemes)
 
 app_name = "newsrec-api"
 
@@ -10,11 +11,17 @@ urlpatterns = [
     path("articles/", views.ArticleListUpsertView.as_view(), name="articles"),
     path("articles/<int:pk>/", views.ArticleDetailView.as_view(), name="article-detail"),
     path("articles/<int:pk>/related/", views.ArticleRelatedView.as_view(), name="article-related"),
+    path("auth/token/", auth.TokenView.as_view(), name="auth-token"),
     path("events/", events.EventsView.as_view(), name="events"),
     path("me/", events.MeView.as_view(), name="me"),
     path("me/export/", events.MeExportView.as_view(), name="me-export"),
     path("me/personalisation/", events.MePersonalisationView.as_view(), name="me-personalisation"),
     path("feeds/me/", feeds.MyFeedView.as_view(), name="feed-me"),
+    path("feeds/me/rails/", feeds.MyRailsView.as_view(), name="feed-me-rails"),
     path("feeds/progress/", feeds.FanoutProgressView.as_view(), name="feed-progress"),
     path("feeds/<uuid:public_id>/", feeds.ReaderFeedView.as_view(), name="feed-reader"),
+    path("rules/", rules.RuleListCreateView.as_view(), name="rules"),
+    path("rules/<int:pk>/", rules.RuleDetailView.as_view(), name="rule-detail"),
+    path("rules/sets/", rules.RuleSetListView.as_view(), name="rule-sets"),
+    path("rules/sets/<int:pk>/", rules.RuleSetDetailView.as_view(), name="rule-set-detail"),
 ]

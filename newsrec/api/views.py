@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from newsrec import selectors, services
+from newsrec.api import examples
+from newsrec.api.errors import ErrorSerializer
 from newsrec.api.permissions import CanManageArticlesOrReadOnly
 from newsrec.api.serializers import (
+    ArticleFilterSerializer,
     ArticleInputSerializer,
     ArticleSerializer,
     RelatedArticleSerializer,
@@ -21,28 +31,59 @@ from newsrec.api.serializers import (
 )
 from newsrec.conf import newsrec_settings
 
+UPSERT_REJECTED = OpenApiResponse(
+    PolymorphicProxySerializer(
+        component_name="UpsertRejected",
+        serializers=[UpsertReportSerializer, ErrorSerializer],
+        resource_type_field_name=None,
+    ),
+    description="No row stored (each rejected row says why), or a malformed batch.",
+)
+
+# One row of the batch: the schema shows it inside the list the endpoint takes.
 UPSERT_EXAMPLE = OpenApiExample(
-    "Two articles",
-    value=[
-        {
-            "external_id": "cms-1042",
-            "title": "Council approves the new tram line",
-            "lead": "The vote ends a decade of debate.",
-            "section": "Local",
-            "tags": ["transport"],
-            "authors": ["Ada Byrne"],
-            "published_at": "2026-11-28T09:30:00Z",
-            "url": "https://news.example.org/local/tram",
-        },
-        {"external_id": "cms-1043", "title": "Storm warning for the coast", "section": "Weather"},
-    ],
+    "An article",
+    value={
+        "external_id": "cms-1042",
+        "title": "Council approves the new tram line",
+        "lead": "The vote ends a decade of debate.",
+        "body": "<p>After ten years of debate the council voted 31 to 12 ...</p>",
+        "section": "Local",
+        "tags": ["transport"],
+        "authors": ["Ada Byrne"],
+        "published_at": "2026-11-28T09:30:00Z",
+        "url": "https://news.example.org/local/tram",
+    },
     request_only=True,
 )
 
 
 class ArticleCursorPagination(CursorPagination):
+    """Newest first; the opaque ``cursor`` of ``next``/``previous`` pages on."""
+
     ordering = ("-published_at", "-id")
     page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paged = super().get_paginated_response_schema(schema)
+        base = "https://news.example.org/api/v1/articles/?cursor="
+        paged["properties"]["next"]["example"] = f"{base}cD0yMDI2LTExLTI4KzA5JTNBMzAlM0EwMA%3D%3D"
+        paged["properties"]["previous"]["example"] = None
+        return paged
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        cursor = super().decode_cursor(request)
+        # DRF trusts the position inside the cursor; a forged one must not reach the query.
+        if cursor is not None and cursor.position is not None:
+            try:
+                position = parse_datetime(str(cursor.position))
+            except ValueError:  # well-formed but impossible, e.g. month 13
+                position = None
+            if position is None:
+                raise NotFound(self.invalid_cursor_message)
+        return cursor
 
 
 class ArticleListUpsertView(generics.ListAPIView):
@@ -53,16 +94,25 @@ class ArticleListUpsertView(generics.ListAPIView):
     pagination_class = ArticleCursorPagination
 
     def get_queryset(self) -> Any:
-        return selectors.article_list(section=self.request.query_params.get("section") or None)
+        params = ArticleFilterSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return selectors.article_list(**params.validated_data)
 
-    @extend_schema(parameters=[OpenApiParameter("section", str, description="Only this section.")])
+    @extend_schema(
+        parameters=[ArticleFilterSerializer],
+        examples=[examples.ARTICLE_PAGE],
+        description=(
+            "Live articles, newest first, 20 a page (`page_size` up to 100). Follow `next` to "
+            "page on: the cursor keeps its place while new articles arrive."
+        ),
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=ArticleInputSerializer(many=True),
-        responses={200: UpsertReportSerializer, 400: UpsertReportSerializer},
-        examples=[UPSERT_EXAMPLE],
+        responses={200: UpsertReportSerializer, 400: UPSERT_REJECTED},
+        examples=[UPSERT_EXAMPLE, examples.UPSERT_REPORT],
         parameters=[OpenApiParameter("dry_run", bool, description="Validate only, store nothing.")],
         description=(
             "Batch upsert by external id (at most NEWSREC['API_MAX_BATCH'] rows). Valid rows are "
@@ -91,8 +141,9 @@ class ArticleListUpsertView(generics.ListAPIView):
 
     @extend_schema(
         request=ArticleInputSerializer(many=True),
-        responses={200: UpsertReportSerializer, 400: UpsertReportSerializer},
-        examples=[UPSERT_EXAMPLE],
+        responses={200: UpsertReportSerializer, 400: UPSERT_REJECTED},
+        examples=[UPSERT_EXAMPLE, examples.UPSERT_REPORT],
+        parameters=[OpenApiParameter("dry_run", bool, description="Validate only, store nothing.")],
         description="Same as POST (idempotent batch upsert by external id).",
     )
     def put(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -107,6 +158,10 @@ class ArticleDetailView(generics.RetrieveAPIView):
     def get_queryset(self) -> Any:
         return selectors.article_list()
 
+    @extend_schema(examples=[examples.ARTICLE])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
 
 class ArticleRelatedView(generics.GenericAPIView):
     """Related live articles, nearest first by embedding similarity."""
@@ -120,6 +175,7 @@ class ArticleRelatedView(generics.GenericAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("limit", int, description="How many (1-50, default 6).")],
         responses=RelatedArticleSerializer(many=True),
+        examples=[examples.RELATED],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         article = self.get_object()

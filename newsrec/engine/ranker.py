@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from newsrec.engine.diversity import assemble
+from newsrec.engine.diversity import Slate, assemble, assemble_many
 from newsrec.engine.errors import EngineInputError
 from newsrec.engine.pins import PlacedPin, resolve_pins
 from newsrec.engine.pool import Pool
@@ -67,6 +67,18 @@ class Gathered:
     seeds: np.ndarray  # position in reader.seeds or -1
 
 
+@dataclass(frozen=True, eq=False)
+class Staged:
+    """One reader after :meth:`Ranker.stage`: candidates scored, shortlisted, pins resolved."""
+
+    query: Query
+    gathered: Gathered
+    rows: np.ndarray  # every scored row (gathered minus pinned, then pinned)
+    features: dict[str, np.ndarray]
+    slate: Slate
+    conflicts: list[Conflict]
+
+
 class Ranker:
     """Rank feeds; override a step method to change one stage, keep the rest."""
 
@@ -114,9 +126,13 @@ class Ranker:
             sims = batch_similarities(pool, chunk, max_seeds=self.max_seeds)
             for source, state in zip(self.sources, prepared.sources, strict=True):
                 source.prefetch(pool, sims, state)
+            staged = [
+                self.stage(prepared, reader, s, n) for reader, s in zip(chunk, sims, strict=True)
+            ]
+            placed = self.diversify_many(pool, rules, [st.slate for st in staged], n)
             results.extend(
-                self.rank_prepared(prepared, reader, s, n)
-                for reader, s in zip(chunk, sims, strict=True)
+                self.finish(prepared, st, order, more)
+                for st, (order, more) in zip(staged, placed, strict=True)
             )
         return results
 
@@ -138,6 +154,14 @@ class Ranker:
         self, prepared: Prepared, reader: ReaderState, sims: ReaderSims, n: int = 50
     ) -> FeedResult:
         """One reader's feed from prepared, reader-independent arrays."""
+        staged = self.stage(prepared, reader, sims, n)
+        [(order, more)] = self.diversify_many(prepared.pool, prepared.rules, [staged.slate], n)
+        return self.finish(prepared, staged, order, more)
+
+    def stage(
+        self, prepared: Prepared, reader: ReaderState, sims: ReaderSims, n: int = 50
+    ) -> Staged:
+        """Steps 1-3 and the pins for one reader: everything before the slots are filled."""
         if n < 1:
             raise EngineInputError(f"Feed length n must be >= 1, got {n}.")
         pool, context, rules = prepared.pool, prepared.context, prepared.rules
@@ -159,22 +183,32 @@ class Ranker:
         keep = ~np.isin(gathered.rows, pinned_rows)
         rows = np.concatenate([gathered.rows[keep], pinned_rows])
         source_scores = np.zeros(len(rows), np.float32)
-        by_row = dict(zip(gathered.rows.tolist(), gathered.source_scores.tolist(), strict=True))
-        source_scores[: keep.sum()] = gathered.source_scores[keep]
-        for i, row in enumerate(pinned_rows.tolist()):
-            source_scores[keep.sum() + i] = by_row.get(row, 0.0)
-        scores, features = self.score(query, prepared, rows, source_scores)
         count = int(keep.sum())
+        source_scores[:count] = gathered.source_scores[keep]
+        if len(pinned_rows) and len(gathered.rows):
+            # a pinned row keeps the source score it was gathered with (gathered.rows is sorted)
+            at = np.minimum(np.searchsorted(gathered.rows, pinned_rows), len(gathered.rows) - 1)
+            found = gathered.rows[at] == pinned_rows
+            source_scores[count:] = np.where(found, gathered.source_scores[at], 0.0)
+        scores, features = self.score(query, prepared, rows, source_scores)
         top = self.shortlist(scores[:count], rules.diversity.candidates)
-        order, more = self.diversify(pool, rules, rows[:count][top], scores[:count][top], pins, n)
-        conflicts.extend(more)
-        items = self.explain(query, gathered, rows, features, order, {p.row for p in pins})
+        slate = Slate(rows[:count][top], scores[:count][top], pins)
+        return Staged(query, gathered, rows, features, slate, conflicts)
+
+    def finish(
+        self, prepared: Prepared, staged: Staged, order: list[int], more: list[Conflict]
+    ) -> FeedResult:
+        """Reasons and breakdowns for the placed articles only."""
+        pinned = {p.row for p in staged.slate.pins}
+        items = self.explain(
+            staged.query, staged.gathered, staged.rows, staged.features, order, pinned
+        )
         return FeedResult(
-            reader_id=reader.reader_id,
+            reader_id=staged.query.reader.reader_id,
             items=tuple(items),
-            conflicts=tuple(conflicts),
-            rules_version=rules.version,
-            built_at=context.now,
+            conflicts=tuple(staged.conflicts + more),
+            rules_version=prepared.rules.version,
+            built_at=prepared.context.now,
         )
 
     # -- steps ----------------------------------------------------------------------------------
@@ -240,6 +274,16 @@ class Ranker:
         """Steps 4 and 5: caps and MMR fill the slots around the pins."""
         return assemble(pool, rules.diversity, rows, scores, pins, n)
 
+    def diversify_many(
+        self, pool: Pool, rules: Rules, slates: list[Slate], n: int
+    ) -> list[tuple[list[int], list[Conflict]]]:
+        """Steps 4 and 5 for a chunk of readers at once (through :meth:`diversify` when a
+        subclass overrides it)."""
+        if type(self).diversify is not Ranker.diversify or len(slates) == 1:
+            # one reader: the per-reader loop has less set-up than the batched one
+            return [self.diversify(pool, rules, s.rows, s.scores, s.pins, n) for s in slates]
+        return assemble_many(pool, rules.diversity, slates, n)
+
     def explain(
         self,
         query: Query,
@@ -257,7 +301,12 @@ class Ranker:
         columns = [np.asarray(features[k], np.float64)[where[chosen]] for k in BREAKDOWN_KEYS]
         table = np.stack(columns, axis=1) if columns else np.zeros((len(order), 0))
         # gathered.rows is sorted, so a binary search finds each row's origin
-        origin = np.searchsorted(gathered.rows, chosen).tolist()
+        origin = np.minimum(np.searchsorted(gathered.rows, chosen), max(len(gathered.rows) - 1, 0))
+        source_of = gathered.sources[origin].tolist() if len(gathered.rows) else []
+        seed_of = gathered.seeds[origin].tolist() if len(gathered.rows) else []
+        article_ids = pool.ids[chosen].tolist()
+        sections = pool.section_names
+        seeds = reader.seeds
         items: list[FeedItem] = []
         for k, (row, values) in enumerate(zip(order, table.tolist(), strict=True)):
             breakdown = dict(zip(BREAKDOWN_KEYS, values, strict=True))
@@ -265,20 +314,19 @@ class Ranker:
             if row in pinned:
                 source_name, reason = PIN_SOURCE, PIN_REASON
             else:
-                g = origin[k]
-                source = self.sources[int(gathered.sources[g])]
-                seed = int(gathered.seeds[g])
+                source = self.sources[source_of[k]]
+                seed = seed_of[k]
                 source_name, reason = source.name, source.reason(pool, reader, row, seed)
-                if 0 <= seed < len(reader.seeds):
-                    seed_id = reader.seeds[seed].article_id
+                if 0 <= seed < len(seeds):
+                    seed_id = seeds[seed].article_id
             items.append(
                 FeedItem(
-                    article_id=int(pool.ids[row]),
+                    article_id=article_ids[k],
                     score=breakdown["score"],
                     source=source_name,
                     reason=reason,
                     breakdown=breakdown,
-                    section=pool.section_of(row),
+                    section=sections[row],
                     seed_id=seed_id,
                 )
             )

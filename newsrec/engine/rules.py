@@ -163,7 +163,7 @@ class Diversity:
 
     caps: tuple[Cap, ...] = ()
     mmr_lambda: float = 1.0
-    candidates: int = 200
+    candidates: int = 100  # 50 slots from the best 100: as good as 200 at half the cost
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.mmr_lambda <= 1.0:

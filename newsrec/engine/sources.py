@@ -6,6 +6,7 @@ and optionally ``prepare()`` for reader-independent work done once per batch.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,8 +58,31 @@ def top_rows(values: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
     """Rows of the k largest ``values`` where ``mask``; ties go to the lower row."""
     rows = np.flatnonzero(mask)
     if len(rows) > k:
-        rows = rows[np.argpartition(-values[rows], k - 1)[:k]]
+        rows = rows[top_positions(values[rows], k)]
     return rows[np.lexsort((rows, -values[rows]))]
+
+
+def top_positions(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest ``values`` (unordered), for 0 < k < len(values).
+
+    A full argpartition of a pool-sized array dominates the per-reader cost, so a threshold
+    estimated from a strided sample first drops most of the array; the result is exact, and
+    when the estimate keeps fewer than k values the full partition runs instead.
+    """
+    n = len(values)
+    if n > 16 * k and n > 2048:
+        step = 16
+        sample = values[::step]
+        # the sample's (2k / step)-th largest value ranks about 2k-th in the whole array, so it
+        # lies below the k-th largest with overwhelming probability; about 2k values pass it
+        keep = min(len(sample), 2 * k // step + 1)
+        threshold = np.partition(sample, len(sample) - keep)[len(sample) - keep]
+        candidates = np.flatnonzero(values >= threshold)
+        if len(candidates) >= k:
+            if len(candidates) == k:
+                return candidates
+            return candidates[np.argpartition(-values[candidates], k - 1)[:k]]
+    return np.argpartition(-values, k - 1)[:k]
 
 
 def first_per_group(groups: np.ndarray, k: int) -> np.ndarray:
@@ -121,6 +145,21 @@ def seed_title(pool: Pool, reader: ReaderState, seed: int) -> str:
     return pool.titles[row] if row is not None else item.title
 
 
+# Neighbour lists of BecauseYouReadSource, per pool object (dropped with the pool).
+_NEIGHBOURS: weakref.WeakKeyDictionary[Pool, dict[tuple[int, int, float], dict[int, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _neighbours_of_same_pool(pool: Pool) -> dict[tuple[int, int, float], dict[int, Any]]:
+    """A reloaded pool with the very same rows and vectors keeps the lists already computed."""
+    for other, lists in list(_NEIGHBOURS.items()):
+        same = np.array_equal(other.ids, pool.ids)
+        if same and np.array_equal(other.embeddings, pool.embeddings):
+            return lists
+    return {}
+
+
 class InterestSource(CandidateSource):
     """Content neighbours of the reader's interest vectors (also serves brand-new articles)."""
 
@@ -135,8 +174,11 @@ class InterestSource(CandidateSource):
         sims = query.sims
         if len(sims.interest) == 0 or sims.interest_weights.max() <= 0:
             return Candidates.empty()
-        scaled = sims.interest * (sims.interest_weights / sims.interest_weights.max())[:, None]
-        best = np.clip(scaled.max(axis=0), 0.0, 1.0)
+        if len(sims.interest) == 1:
+            best = np.clip(sims.interest[0], 0.0, 1.0)  # one vector: its weight scales to 1
+        else:
+            weights = sims.interest_weights / sims.interest_weights.max()
+            best = np.clip((sims.interest * weights[:, None]).max(axis=0), 0.0, 1.0)
         rows = top_rows(best, query.eligible & (best >= self.min_similarity), self.limit)
         return Candidates(rows, best[rows].astype(np.float32))
 
@@ -167,7 +209,12 @@ class BecauseYouReadSource(CandidateSource):
         self.cache_factor = cache_factor
 
     def prepare(self, pool: Pool, context: Context) -> Any:
-        return {}  # seed row -> (neighbour rows best first, their similarities, truncated?)
+        # seed row -> (neighbour rows best first, their similarities, truncated?); the lists
+        # depend on the pool alone, so every batch over the same pool object shares them
+        per_pool = _NEIGHBOURS.get(pool)
+        if per_pool is None:
+            per_pool = _NEIGHBOURS[pool] = _neighbours_of_same_pool(pool)
+        return per_pool.setdefault((self.per_seed, self.cache_factor, self.min_similarity), {})
 
     def prefetch(self, pool: Pool, sims: Sequence[ReaderSims], prepared: Any) -> None:
         """Neighbour lists of the chunk's uncached seeds, as one matrix product per block."""
@@ -181,7 +228,10 @@ class BecauseYouReadSource(CandidateSource):
             values = pool.embeddings[block] @ pool.embeddings.T
             values[np.arange(len(block)), block] = -np.inf  # a seed is not its own neighbour
             values[values < self.min_similarity] = -np.inf
-            cols = np.argpartition(-values, size - 1, axis=1)[:, :size]
+            if size < len(pool):
+                cols = np.stack([top_positions(line, size) for line in values])
+            else:
+                cols = np.broadcast_to(np.arange(len(pool)), values.shape)
             top = np.take_along_axis(values, cols, axis=1)
             order = np.lexsort((cols, -top), axis=-1)
             cols = np.take_along_axis(cols, order, axis=1)

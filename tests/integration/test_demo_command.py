@@ -153,7 +153,7 @@ def test_demo_logins_and_groups(small_demo: Path) -> None:
     senior = user_model.objects.get(username="senior")
     assert editor.check_password("editor-demo-password")
     assert editor.is_staff
-    assert editor.is_superuser
+    assert not editor.is_superuser
     assert senior.check_password("senior-demo-password")
     assert senior.is_staff
     assert not senior.is_superuser
@@ -161,9 +161,17 @@ def test_demo_logins_and_groups(small_demo: Path) -> None:
     assert set(senior.groups.values_list("name", flat=True)) == {"Senior editor"}
     for group in Group.objects.filter(name__in=["Editor", "Senior editor"]):
         assert group.permissions.filter(content_type__app_label="newsrec").exists()
+    assert editor.has_perm("editorial.change_rule")
+    assert editor.has_perm("editorial.preview_ruleset")
+    assert editor.has_perm("newsrec.change_article")
+    assert not editor.has_perm("editorial.publish_ruleset")
+    assert not editor.has_perm("newsrec.add_apikey")
+    assert senior.has_perm("editorial.publish_ruleset")
     assert senior.has_perm("newsrec.change_article")
     assert senior.has_perm("newsrec.add_apikey")
-    assert not senior.has_perm("auth.change_user")
+    for user in (editor, senior):
+        assert not user.has_perm("newsrec.view_reader_data")
+        assert not user.has_perm("auth.change_user")
 
 
 def test_no_embed_leaves_vectors_to_the_worker(

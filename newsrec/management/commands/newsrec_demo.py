@@ -21,12 +21,28 @@ from newsrec.ingest import UpsertReport
 from newsrec.models import Article, EmbeddingStatus
 
 UPSERT_BATCH = 100
-DEMO_APPS = ("newsrec", "editorial")  # every model permission of these goes to both groups
-# username, password, group, superuser
+# Readers' personal data stay hidden from both roles unless someone grants this explicitly.
+READER_DATA = "view_reader_data"
+# username, password, group, superuser: neither is a superuser, each holds its group's rights only
 DEMO_LOGINS = (
-    ("editor", "editor-demo-password", "Editor", True),
+    ("editor", "editor-demo-password", "Editor", False),
     ("senior", "senior-demo-password", "Senior editor", False),
 )
+
+
+def demo_group_permissions(group_name: str) -> list[Permission]:
+    """Editor: edit and preview rules, edit articles. Senior editor: also publish, roll back,
+    and manage the catalogue and API keys."""
+    editorial = Permission.objects.filter(content_type__app_label="editorial")
+    newsrec = Permission.objects.filter(content_type__app_label="newsrec").exclude(
+        codename=READER_DATA
+    )
+    if group_name == "Senior editor":
+        return [*editorial, *newsrec]
+    return [
+        *editorial.exclude(codename="publish_ruleset"),
+        *newsrec.filter(codename__in=["view_article", "change_article"]),
+    ]
 
 
 class Command(BaseCommand):
@@ -75,11 +91,10 @@ class Command(BaseCommand):
 
     def _ensure_logins(self) -> None:
         """Create the groups and logins if missing; existing passwords are left alone."""
-        permissions = list(Permission.objects.filter(content_type__app_label__in=DEMO_APPS))
         user_model = get_user_model()
         for username, password, group_name, superuser in DEMO_LOGINS:
             group, _ = Group.objects.get_or_create(name=group_name)
-            group.permissions.add(*permissions)
+            group.permissions.set(demo_group_permissions(group_name))
             user, created = user_model.objects.get_or_create(username=username)
             if created:
                 user.set_password(password)

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Entry point of the newsrec image: web | worker | beat | manage ARGS... | any other command.
+set -eu
+
+command="${1:-web}"
+[ "$#" -gt 0 ] && shift
+
+case "$command" in
+    web)
+        # Migrations run here only, so worker and beat wait for a healthy web (see compose.yml).
+        python manage.py migrate --noinput
+        exec gunicorn config.wsgi \
+            --bind "0.0.0.0:${PORT:-8000}" \
+            --workers "${WEB_CONCURRENCY:-2}" \
+            --timeout "${GUNICORN_TIMEOUT:-60}" \
+            --access-logfile - \
+            --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" \
+            "$@"
+        ;;
+    worker)
+        # numpy's OpenBLAS on one thread: the feed engine's small products run many times
+        # faster than with threads contending for the cores (torch keeps its own threads)
+        export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+        exec celery -A config worker \
+            --loglevel "${LOG_LEVEL:-INFO}" \
+            --concurrency "${CELERY_CONCURRENCY:-2}" \
+            "$@"
+        ;;
+    beat)
+        exec celery -A config beat \
+            --loglevel "${LOG_LEVEL:-INFO}" \
+            --schedule /var/lib/newsrec/celerybeat-schedule \
+            "$@"
+        ;;
+    manage)
+        exec python manage.py "$@"
+        ;;
+    *)
+        exec "$command" "$@"
+        ;;
+esac

@@ -1,0 +1,145 @@
+"""Reads of the editors' app: catalogue look-ups for rule forms, and the dashboard figures."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, F, Func, Min, QuerySet
+from django.utils import timezone
+
+from newsrec.conf import newsrec_settings
+from newsrec.models import Article, Feed
+
+LOOKUP_LIMIT = 20
+ARRAY_FIELDS = {"tag": "tags", "author": "authors"}
+
+
+def live_articles() -> QuerySet[Article]:
+    """Articles that can be in the live pool (live, embedded, within FEED_POOL_DAYS)."""
+    qs = Article.objects.published().embedded()
+    if newsrec_settings.FEED_POOL_DAYS:
+        since = timezone.now() - timedelta(days=newsrec_settings.FEED_POOL_DAYS)
+        qs = qs.filter(published_at__gte=since)
+    return qs
+
+
+def pool_value_count(field: str) -> int:
+    """Distinct sections, tags or authors among live articles (can a cap be met?)."""
+    qs = live_articles()
+    if field == "section":
+        return qs.exclude(section="").values("section").distinct().count()
+    column = ARRAY_FIELDS[field]
+    return (
+        qs.annotate(value=Func(F(column), function="unnest"))
+        .values("value")
+        .distinct()
+        .order_by()
+        .count()
+    )
+
+
+def article_label(article: Article) -> str:
+    return f"{article.title} [#{article.pk}]"
+
+
+def target_lookup(*, field: str, query: str, limit: int = LOOKUP_LIMIT) -> list[dict[str, str]]:
+    """Names matching ``query`` for the rule form: sections, tags, authors, or articles by title."""
+    query = query.strip()
+    if field == "article":
+        qs = Article.objects.filter(title__icontains=query) if query else Article.objects.all()
+        if query.isdigit():
+            qs = Article.objects.filter(pk=int(query)) | qs
+        rows = qs.order_by("-published_at", "-id")[:limit]
+        return [
+            {"value": article_label(a), "label": f"{a.section} · {a.get_status_display()}"}
+            for a in rows
+        ]
+    if field == "section":
+        sections = (
+            Article.objects.exclude(section="")
+            .filter(section__icontains=query)
+            .values("section")
+            .annotate(n=Count("id"))
+            .order_by("-n", "section")[:limit]
+        )
+        return [{"value": s["section"], "label": f"{s['n']} articles"} for s in sections]
+    if field not in ARRAY_FIELDS:
+        return []
+    column = ARRAY_FIELDS[field]  # one of two constants, safe to format into the SQL
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT v, count(*) FROM newsrec_article, unnest({column}) v "
+            "WHERE v ILIKE %s GROUP BY v ORDER BY 2 DESC, 1 LIMIT %s",
+            [f"%{query}%", limit],
+        )
+        return [{"value": v, "label": f"{n} articles"} for v, n in cursor.fetchall()]
+
+
+def article_for_label(value: str) -> Article | None:
+    """The article an editor picked: "Title [#12]", "12", or an exact, unique title."""
+    import re
+
+    value = value.strip()
+    match = re.search(r"\[#(\d+)\]\s*$", value)
+    if match or value.isdigit():
+        pk = int(match.group(1) if match else value)
+        return Article.objects.filter(pk=pk).first()
+    found = list(Article.objects.filter(title__iexact=value)[:2])
+    return found[0] if len(found) == 1 else None
+
+
+# --- Dashboard ---------------------------------------------------------------------------------
+
+
+def feeds_freshness() -> dict[str, Any]:
+    """How many feeds are stored and the age of the oldest one."""
+    row = Feed.objects.aggregate(count=Count("id"), oldest=Min("built_at"))
+    oldest: datetime | None = row["oldest"]
+    return {
+        "feeds": row["count"],
+        "oldest": oldest,
+        "oldest_age_seconds": (timezone.now() - oldest).total_seconds() if oldest else None,
+    }
+
+
+_TOP_ITEMS = """
+SELECT (item->>'article_id')::bigint AS article_id, count(*) AS feeds
+FROM newsrec_feed, jsonb_array_elements(items) WITH ORDINALITY AS x(item, pos)
+WHERE built_at >= %s AND pos <= %s
+GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s
+"""
+
+_SECTION_MIX = """
+SELECT coalesce(item->>'section', ''), count(*)
+FROM newsrec_feed, jsonb_array_elements(items) WITH ORDINALITY AS x(item, pos)
+WHERE pos <= %s GROUP BY 1 ORDER BY 2 DESC
+"""
+
+
+def top_articles_today(*, top: int = 10, limit: int = 10) -> list[dict[str, Any]]:
+    """Articles in the top ``top`` slots of the most feeds built today."""
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    with connection.cursor() as cursor:
+        cursor.execute(_TOP_ITEMS, [today, top, limit])
+        rows = cursor.fetchall()
+    titles = dict(Article.objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", "title"))
+    sections = dict(
+        Article.objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", "section")
+    )
+    return [
+        {"article_id": a, "title": titles.get(a, f"#{a}"), "section": sections.get(a, ""),
+         "feeds": n}
+        for a, n in rows
+    ]  # fmt: skip
+
+
+def section_mix(*, top: int = 10) -> tuple[int, dict[str, float]]:
+    """(feeds, {section: share of the top ``top`` slots over every stored feed})."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SECTION_MIX, [top])
+        rows = cursor.fetchall()
+    total = sum(n for _, n in rows)
+    feeds = Feed.objects.count()
+    return feeds, {s or "(none)": n / total for s, n in rows} if total else {}

@@ -1,0 +1,171 @@
+"""Editorial rules over the API: read rule sets and rules; edit rules of sets that are not live.
+
+The live set is changed through the editors' admin (publishing, scheduling, audit); the API
+edits the others, e.g. a CMS preparing an "Election night" set ahead of time.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, cast
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from editorial.audit import audit_actor
+from editorial.models import AuditSource, Rule, RuleSet
+from newsrec.api import examples
+from newsrec.api.permissions import CanManageRulesOrReadOnly
+from newsrec.models import DeviceClass
+
+LIVE_SET_MESSAGE = (
+    "The live rule set cannot be changed over the API: edit another set, then make it live in "
+    "the editors' admin."
+)
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    """A rule row; which parameters matter depends on ``kind`` (validated by Rule.clean())."""
+
+    devices = serializers.ListField(
+        child=serializers.ChoiceField(choices=DeviceClass.choices),
+        required=False,
+        max_length=3,
+        help_text="Pins only: these device classes (empty = all).",
+    )
+
+    class Meta:
+        model = Rule
+        fields = [
+            "id", "rule_set", "kind", "enabled", "target_field", "target_value", "factor",
+            "slot", "hours", "max_per_value", "top_k", "mmr_lambda", "devices", "visitors",
+            "priority", "valid_from", "valid_until", "note", "created", "modified",
+        ]  # fmt: skip
+        read_only_fields = ["id", "created", "modified"]
+
+    def validate_rule_set(self, value: RuleSet) -> RuleSet:
+        if value.is_live:
+            raise ValidationError(LIVE_SET_MESSAGE)
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The model's own clean() (one strategy per kind) is the single validation path.
+        rule = copy.copy(self.instance) if self.instance is not None else Rule()
+        for name, value in attrs.items():
+            setattr(rule, name, value)
+        try:
+            rule.clean()
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return attrs
+
+
+class RuleSetSerializer(serializers.ModelSerializer):
+    rules = RuleSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RuleSet
+        fields = ["id", "name", "description", "is_live", "created", "modified", "rules"]
+        read_only_fields = fields
+
+
+class _RuleWrites(generics.GenericAPIView):
+    """Writes run as the API actor (for the audit trail) and never touch the live set."""
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic(), audit_actor(user=self.request.user, source=AuditSource.API):
+            serializer.save()
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        self._refuse_live(cast(Rule, serializer.instance))
+        with transaction.atomic(), audit_actor(user=self.request.user, source=AuditSource.API):
+            serializer.save()
+
+    def perform_destroy(self, instance: Rule) -> None:
+        self._refuse_live(instance)
+        with transaction.atomic(), audit_actor(user=self.request.user, source=AuditSource.API):
+            instance.delete()
+
+    @staticmethod
+    def _refuse_live(rule: Rule) -> None:
+        if RuleSet.objects.filter(pk=rule.rule_set_id, is_live=True).exists():
+            raise ValidationError({"rule_set": [LIVE_SET_MESSAGE]})
+
+
+class RuleSetListView(generics.ListAPIView):
+    """Every rule set with its rules; the live one says ``is_live``."""
+
+    serializer_class = RuleSetSerializer
+    permission_classes = [CanManageRulesOrReadOnly]
+    pagination_class = None
+    queryset = RuleSet.objects.prefetch_related("rules").order_by("-is_live", "name")
+
+    @extend_schema(
+        examples=[examples.RULE_SETS],
+        description="Staff, or an API key with the read-feeds or manage-rules scope.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class RuleSetDetailView(generics.RetrieveAPIView):
+    """One rule set with its rules."""
+
+    serializer_class = RuleSetSerializer
+    permission_classes = [CanManageRulesOrReadOnly]
+    queryset = RuleSet.objects.prefetch_related("rules")
+
+    @extend_schema(examples=[examples.RULE_SET])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[OpenApiParameter("rule_set", int, description="Only rules of this set.")],
+        examples=[examples.RULES],
+        description="Staff, or an API key with the read-feeds or manage-rules scope.",
+    ),
+    post=extend_schema(
+        examples=[examples.RULE_REQUEST, examples.RULE],
+        description=(
+            "Needs staff or the manage-rules scope. The set must not be live. Each kind needs "
+            "its own parameters (boost: target and factor; pin: article id and slot; ...): "
+            "missing or contradictory ones are answered 400 with a message per field."
+        ),
+    ),
+)
+class RuleListCreateView(_RuleWrites, generics.ListCreateAPIView):
+    """Rules, optionally of one set; POST adds a rule to a set that is not live."""
+
+    serializer_class = RuleSerializer
+    permission_classes = [CanManageRulesOrReadOnly]
+    pagination_class = None
+
+    def get_queryset(self) -> Any:
+        qs = Rule.objects.order_by("rule_set_id", "id")
+        raw = self.request.query_params.get("rule_set", "")
+        if raw:
+            if not raw.isdigit() or int(raw) > 2**63 - 1:
+                raise ValidationError({"rule_set": ["Must be a rule set id."]})
+            qs = qs.filter(rule_set_id=int(raw))
+        return qs
+
+
+@extend_schema_view(
+    get=extend_schema(examples=[examples.RULE]),
+    put=extend_schema(examples=[examples.RULE_REQUEST, examples.RULE]),
+    patch=extend_schema(examples=[examples.RULE_PATCH, examples.RULE]),
+    delete=extend_schema(description="Needs staff or manage-rules; not in the live set."),
+)
+class RuleDetailView(_RuleWrites, generics.RetrieveUpdateDestroyAPIView):
+    """One rule; PUT/PATCH/DELETE change it unless its set is live."""
+
+    serializer_class = RuleSerializer
+    permission_classes = [CanManageRulesOrReadOnly]
+    queryset = Rule.objects.all()
