@@ -1,6 +1,21 @@
-"""App config for newsrec: registers system checks and CMS mirroring signals."""
+"""App config for newsrec: registers system checks, the login merge and the HNSW session setup."""
+
+from typing import Any
 
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+
+def hnsw_session_setup(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Once per database connection (not per query): HNSW search breadth and iterative scans,
+    so that filtered nearest-neighbour queries return enough rows without extra round trips."""
+    if connection.vendor != "postgresql":
+        return
+    from newsrec.conf import newsrec_settings
+
+    ef_search = int(newsrec_settings.HNSW_EF_SEARCH)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET hnsw.ef_search = {ef_search}; SET hnsw.iterative_scan = relaxed_order")
 
 
 class NewsrecConfig(AppConfig):
@@ -11,3 +26,5 @@ class NewsrecConfig(AppConfig):
     def ready(self) -> None:
         # Imported for their side effects: system checks and the login merge receiver.
         from newsrec import checks, receivers  # noqa: F401
+
+        connection_created.connect(hnsw_session_setup, dispatch_uid="newsrec-hnsw-session")

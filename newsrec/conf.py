@@ -21,8 +21,11 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_MODEL": None,
     # Width of the pgvector column; must equal the model's output dimension (check newsrec.E002).
     "EMBEDDING_DIMENSIONS": 384,
-    # Texts per encode() call; also the size of the Celery embed batches after bulk imports.
+    # Texts per forward pass of the model.
     "EMBEDDING_BATCH_SIZE": 64,
+    # Articles per Celery embed task. Tasks get articles of similar text length (less padding)
+    # and several forward passes each, so the per-task overhead and DB write are amortised.
+    "EMBEDDING_TASK_SIZE": 256,
     # Retries of a failed embedding before the article is left marked "failed".
     "EMBEDDING_MAX_RETRIES": 5,
     # Adapter class for host-site hooks (how to map a CMS model, who the reader is).

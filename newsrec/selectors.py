@@ -6,8 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Subquery
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
@@ -36,27 +35,34 @@ def article_list(
 
 
 def article_related(*, article: Article, limit: int | None = None) -> list[Article]:
-    """Nearest live neighbours of ``article`` by cosine distance over the HNSW index.
+    """Nearest live neighbours of ``article`` by cosine distance, in one query.
 
-    pgvector's iterative index scan keeps returning neighbours until ``limit`` rows pass the
-    filters (published, not embargoed, not retracted), so filtering never starves the result.
+    The inner query is a plain ``ORDER BY distance LIMIT k`` that PostgreSQL always serves from
+    the HNSW index (filters there would tempt the planner into a sequential scan on mid-sized
+    tables); the outer query keeps the live ones (published, not embargoed, not retracted). When
+    too many neighbours are not live, it asks again for a wider neighbourhood.
     """
     if article.embedding is None:
         return []
     limit = limit or int(newsrec_settings.RELATED_LIMIT)
-    qs = (
-        Article.objects.published()
-        .exclude(pk=article.pk)
-        .filter(embedding__isnull=False)
-        .defer("body", "embedding")
-        .annotate(distance=CosineDistance("embedding", article.embedding))
-        .order_by("distance")[:limit]
-    )
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(newsrec_settings.HNSW_EF_SEARCH)])
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        return list(qs)
+    for widen in (4, 40):
+        nearest = (
+            Article.objects.filter(embedding__isnull=False)
+            .annotate(distance=CosineDistance("embedding", article.embedding))
+            .order_by("distance")
+            .values("pk")[: limit * widen + 1]
+        )
+        related = list(
+            Article.objects.published()
+            .filter(pk__in=Subquery(nearest))
+            .exclude(pk=article.pk)
+            .defer("body", "embedding")
+            .annotate(distance=CosineDistance("embedding", article.embedding))
+            .order_by("distance")[:limit]
+        )
+        if len(related) == limit:
+            break
+    return related
 
 
 def section_names() -> list[str]:

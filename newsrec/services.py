@@ -77,8 +77,11 @@ def article_upsert_many(
              "embedding_attempts", "modified"],
             batch_size=500,
         )  # fmt: skip
+        # Shortest texts first: each embed task then pads its batches to similar lengths.
         pending = [
-            a.pk for a in (*to_create, *to_update) if a.embedding_status == EmbeddingStatus.PENDING
+            a.pk
+            for a in sorted((*to_create, *to_update), key=lambda a: len(a.title) + len(a.lead))
+            if a.embedding_status == EmbeddingStatus.PENDING
         ]
         if pending:
             transaction.on_commit(lambda: embed_enqueue(article_ids=pending))
@@ -114,10 +117,10 @@ def article_delete(*, external_id: str) -> bool:
 
 
 def embed_enqueue(*, article_ids: Sequence[int]) -> None:
-    """Queue embedding tasks in batches of EMBEDDING_BATCH_SIZE."""
+    """Queue embedding tasks of EMBEDDING_TASK_SIZE articles each, in the given order."""
     from newsrec.tasks import embed_articles
 
-    size = int(newsrec_settings.EMBEDDING_BATCH_SIZE)
+    size = int(newsrec_settings.EMBEDDING_TASK_SIZE)
     for i in range(0, len(article_ids), size):
         embed_articles.delay(list(article_ids[i : i + size]))
 

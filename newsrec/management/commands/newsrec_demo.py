@@ -147,7 +147,7 @@ class Command(BaseCommand):
         )
         if not ids:
             return
-        size = int(newsrec_settings.EMBEDDING_BATCH_SIZE)
+        size = int(newsrec_settings.EMBEDDING_TASK_SIZE)
         totals = {"embedded": 0, "failed": 0}
         with tqdm(total=len(ids), unit="article", desc="Embedding", file=sys.stderr,
                   disable=not show_progress) as bar:  # fmt: skip

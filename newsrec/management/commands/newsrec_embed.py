@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=None, help="texts per batch")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        batch = options["batch_size"] or int(newsrec_settings.EMBEDDING_BATCH_SIZE)
+        batch = options["batch_size"] or int(newsrec_settings.EMBEDDING_TASK_SIZE)
         if batch < 1:
             raise CommandError("--batch-size must be at least 1.")
         if options["all"]:
