@@ -9,7 +9,6 @@ reader always sees a complete feed (the old one until the new one is committed).
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, Value, When
 from django.utils import timezone
 
 from newsrec.conf import newsrec_settings
@@ -243,7 +242,7 @@ def _items_json(items: Sequence[FeedItem], pool: Pool, published: list[float]) -
 
     Written with format strings rather than dicts through json.dumps: a chunk stores thousands
     of items with a dozen numbers each, and this is several times faster. Scores keep 6
-    decimals and breakdown values 5; strings go through json's own escaping.
+    decimals, breakdown values 4 significant digits; strings go through json's own escaping.
     """
     index, titles = pool.index, pool.titles
     parts = []
@@ -261,7 +260,7 @@ def _items_json(items: Sequence[FeedItem], pool: Pool, published: list[float]) -
                 _string(item.source),
                 _string(item.reason),
                 "null" if item.seed_id is None else int(item.seed_id),
-                _breakdown_format(tuple(breakdown)) % tuple(breakdown.values()),
+                ",".join(map(_NUMBER.__mod__, breakdown.values())),
             )
         )
     return "[" + ",".join(parts) + "]"
@@ -269,14 +268,18 @@ def _items_json(items: Sequence[FeedItem], pool: Pool, published: list[float]) -
 
 _ITEM = (
     '{"article_id":%d,"title":%s,"section":%s,"published_at":%r,"score":%.6f,"source":%s,'
-    '"reason":%s,"seed_id":%s,"breakdown":{%s}}'
+    '"reason":%s,"seed_id":%s,"breakdown":[%s]}'
 )
+_NUMBER = "%.4g"
+
+
+def breakdown_of(item: dict[str, Any]) -> dict[str, float]:
+    """A stored item's score breakdown by name (stored as a bare list, in BREAKDOWN_KEYS order,
+    to keep feed rows small: they are written for every reader on every rebuild)."""
+    from newsrec.engine.ranker import BREAKDOWN_KEYS
+
+    return dict(zip(BREAKDOWN_KEYS, item.get("breakdown") or (), strict=False))
 _JSON = json.JSONEncoder(check_circular=False, separators=(",", ":"))
-
-
-@functools.cache
-def _breakdown_format(keys: tuple[str, ...]) -> str:
-    return ",".join(_string(k).replace("%", "%%") + ":%.5f" for k in keys)
 
 
 _UPSERT = """
@@ -382,16 +385,31 @@ class FeedView:
     built_at: Any
     version: int
     personalised: bool
+    experiment: str = ""  # the experiment variant's tag ("e3v7") when the reader is in one
+
+    @property
+    def recommendation_id(self) -> str:
+        """Sent back with impressions and clicks: "<feed key>:<version>[:<variant tag>]"."""
+        return ":".join(filter(None, [self.key, str(self.version), self.experiment]))[:64]
 
 
 def feed_read(
     *, reader: Reader | None, device: str = "", local_hour: int | None = None, limit: int = 50
 ) -> FeedView | None:
-    """One indexed query for the reader's feed (or the default one) plus the context re-rank."""
+    """One indexed query for the reader's feed (or the default one) plus the context re-rank.
+
+    Readers in a running experiment's holdout get the newest articles instead (no ranking).
+    """
+    from editorial.experiments.selectors import feed_latest, reader_arm
+
+    arm = reader_arm(reader=reader)
+    if arm is not None and arm.holdout:
+        return feed_latest(arm=arm, limit=limit)
     personal = reader is not None and reader.personalisation_enabled
     keys = [feed_key(reader.pk), DEFAULT_FEED_KEY] if personal and reader else [DEFAULT_FEED_KEY]
-    rows = {f.key: f for f in Feed.objects.filter(key__in=keys)}
-    feed = next((rows[k] for k in keys if k in rows), None)
+    # One row: the reader's own feed when it exists, else the default one.
+    preference = Case(When(key=keys[0], then=Value(0)), default=Value(1))
+    feed = Feed.objects.filter(key__in=keys).order_by(preference).first()
     if feed is None:
         return None
     items = _without_withdrawn(list(feed.items))
@@ -404,29 +422,44 @@ def feed_read(
         built_at=feed.built_at,
         version=feed.version,
         personalised=feed.key != DEFAULT_FEED_KEY,
+        experiment=arm.tag if arm is not None else "",
     )
 
 
-WITHDRAWN_KEY = "newsrec:withdrawn:{}"
+WITHDRAWN_KEY = "newsrec:withdrawn"
 WITHDRAWN_SECONDS = 6 * 3600  # longer than any fan-out takes to rebuild every feed
+WITHDRAWN_LOCAL_SECONDS = 2.0  # each process re-reads the shared list at most this often
+_withdrawn_local: dict[str, tuple[float, frozenset[int]]] = {}
 
 
 def articles_withdraw(*, article_ids: Sequence[int]) -> None:
     """Hide retracted/unpublished/deleted articles from stored feeds at once, until rebuilt."""
     from django.core.cache import cache
 
-    cache.set_many({WITHDRAWN_KEY.format(i): 1 for i in article_ids}, timeout=WITHDRAWN_SECONDS)
+    now = time.time()
+    current = {k: v for k, v in (cache.get(WITHDRAWN_KEY) or {}).items() if v > now}
+    current.update({int(i): now + WITHDRAWN_SECONDS for i in article_ids})
+    cache.set(WITHDRAWN_KEY, current, timeout=WITHDRAWN_SECONDS)
+    _withdrawn_local.clear()
+
+
+def withdrawn_ids() -> frozenset[int]:
+    """Articles withdrawn since the feeds were built: one small cache read every 2 s per process."""
+    from django.core.cache import cache
+
+    checked, ids = _withdrawn_local.get("ids", (0.0, frozenset()))
+    if time.monotonic() - checked > WITHDRAWN_LOCAL_SECONDS:
+        now = time.time()
+        ids = frozenset(k for k, v in (cache.get(WITHDRAWN_KEY) or {}).items() if v > now)
+        _withdrawn_local["ids"] = (time.monotonic(), ids)
+    return ids
 
 
 def _without_withdrawn(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from django.core.cache import cache
-
-    if not items:
-        return items
-    gone = cache.get_many([WITHDRAWN_KEY.format(i["article_id"]) for i in items])
+    gone = withdrawn_ids()
     if not gone:
         return items
-    return [i for i in items if WITHDRAWN_KEY.format(i["article_id"]) not in gone]
+    return [i for i in items if i["article_id"] not in gone]
 
 
 def _context_order(

@@ -70,6 +70,9 @@ def test_rebuild_stores_a_full_feed_with_reasons_and_excludes_what_was_read(
     assert len(set(ids)) == len(ids)
     assert not {a.pk for a in catalogue[:3]} & set(ids)
     assert all(item["reason"] and item["source"] for item in feed.items)
+    breakdown = feeds.breakdown_of(feed.items[0])
+    assert {"relevance", "freshness", "rules", "score"} <= set(breakdown)
+    assert breakdown["score"] == pytest.approx(feed.items[0]["score"], rel=1e-3)
     assert any(item["reason"].startswith("Because you read") for item in feed.items)
     assert Feed.objects.filter(key=feeds.DEFAULT_FEED_KEY).exists()
 
@@ -141,3 +144,25 @@ def test_a_rule_change_reaches_every_feed_through_the_worker(
     progress = feeds.fanout_progress()
     assert progress is not None
     assert progress["total"] >= len(readers)
+
+
+@pytest.mark.django_db
+def test_a_retracted_article_leaves_stored_feeds_at_once(
+    catalogue: list[Any], monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    from newsrec import services
+    from newsrec.models import Article
+
+    monkeypatch.setattr("newsrec.tasks.feeds_refresh_soon", lambda *a, **k: None)
+    feeds.feeds_rebuild(reader_ids=[], include_default=True)
+    view = feeds.feed_read(reader=None)
+    assert view is not None
+    first = Article.objects.get(pk=view.items[0]["article_id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.article_upsert_many(
+            rows=[{"external_id": first.external_id, "title": first.title, "status": "retracted"}]
+        )
+    after = feeds.feed_read(reader=None)
+    assert after is not None
+    assert first.pk not in [item["article_id"] for item in after.items]
+    assert len(after.items) == len(view.items) - 1
