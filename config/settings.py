@@ -224,6 +224,7 @@ SPECTACULAR_SETTINGS = {
         "ArticleStatusEnum": "newsrec.models.ArticleStatus",
         "DeviceEnum": "newsrec.models.DeviceClass",
         "EventResultStatusEnum": ["accepted", "duplicate", "rejected"],
+        "ExperimentStatusEnum": "editorial.models.ExperimentStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -26,12 +26,16 @@ from editorial.forms import PreviewForm, RuleForm, RuleInlineFormSet, RuleSetFor
 from editorial.models import (
     AuditEntry,
     AuditSource,
+    Experiment,
+    ExperimentStatus,
     Rule,
     RuleSet,
     RuleSetStatus,
     RuleSetVersion,
     RulesState,
     SectionMixSample,
+    Variant,
+    VariantKind,
 )
 
 PUBLISH = "editorial.publish_ruleset"
@@ -388,3 +392,183 @@ class RulesStateAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: object, obj: object = None) -> bool:
         return False
+
+
+# --- Experiments -------------------------------------------------------------------------------
+
+RUN_EXPERIMENT = "editorial.run_experiment"
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else 100 * share
+
+
+DEFAULT_VARIANTS = (
+    ("personalised", VariantKind.PERSONALISED, 90),
+    ("holdout", VariantKind.HOLDOUT, 10),
+)
+
+
+class VariantInline(admin.TabularInline):
+    """Variants are edited while the experiment is a draft, then frozen: nobody changes arm."""
+
+    model = Variant
+    extra = 0
+    fields = ["name", "kind", "weight"]
+
+    def _editable(self, obj: Experiment | None) -> bool:
+        return obj is None or obj.is_draft
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request, obj) and self._editable(obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._editable(obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._editable(obj)
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    """Experiments: variants inline, start/stop (run_experiment permission), a results page."""
+
+    list_display = ["name", "status", "split", "started_at", "stopped_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "description"]
+    inlines = [VariantInline]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "status"],
+                "description": "Leave the variants empty for a 90 % personalised / 10 % "
+                "holdout split. Holdout readers get the newest articles: recommendations off."}),
+        ("Run", {"fields": ["salt", "started_at", "started_by", "stopped_at", "stopped_by"]}),
+    ]  # fmt: skip
+    actions = ["start_selected", "stop_selected"]
+    change_form_template = "admin/editorial/experiment/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Experiment]:
+        return super().get_queryset(request).prefetch_related("variants")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fixed = ["status", "started_at", "started_by", "stopped_at", "stopped_by"]
+        # The salt decides who is in which variant: frozen once readers have been split.
+        return fixed if obj is None or obj.is_draft else [*fixed, "salt"]
+
+    @admin.display(description="Variants")
+    def split(self, obj: Experiment) -> str:
+        variants = list(obj.variants.all())
+        total = sum(v.weight for v in variants) or 1
+        return ", ".join(f"{v.name} {100 * v.weight / total:.0f} %" for v in variants) or "—"
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(RUN_EXPERIMENT)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Experiment | None = None) -> bool:
+        running = obj is not None and obj.status == ExperimentStatus.RUNNING
+        return super().has_delete_permission(request, obj) and not running
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        experiment = form.instance
+        if not change and not experiment.variants.exists():
+            Variant.objects.bulk_create(
+                Variant(experiment=experiment, name=name, kind=kind, weight=weight)
+                for name, kind, weight in DEFAULT_VARIANTS
+            )
+
+    def _run(self, request: HttpRequest, experiment: Experiment, start: bool) -> bool:
+        from editorial.experiments import services as experiment_services
+
+        verb = "start" if start else "stop"
+        try:
+            if start:
+                experiment_services.experiment_start(experiment=experiment, user=request.user)
+            else:
+                experiment_services.experiment_stop(experiment=experiment, user=request.user)
+        except ValidationError as exc:
+            for message in exc.messages:
+                self.message_user(request, f"“{experiment}” did not {verb}: {message}",
+                                  messages.ERROR)  # fmt: skip
+            return False
+        self.message_user(
+            request, f"“{experiment}” {'is running' if start else 'stopped'}.", messages.SUCCESS
+        )
+        return True
+
+    @admin.action(description="Start the selected experiment", permissions=["run"])
+    def start_selected(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
+        for experiment in queryset:
+            self._run(request, experiment, start=True)
+
+    @admin.action(description="Stop the selected experiments", permissions=["run"])
+    def stop_selected(self, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
+        for experiment in queryset:
+            self._run(request, experiment, start=False)
+
+    # -- extra views --------------------------------------------------------------------------
+
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/start/", wrap(self.start_view), name="editorial_experiment_start"),
+            path("<int:pk>/stop/", wrap(self.stop_view), name="editorial_experiment_stop"),
+            path("<int:pk>/results/", wrap(self.results_view), name="editorial_experiment_results"),
+            *super().get_urls(),
+        ]
+
+    def _post_run(self, request: HttpRequest, pk: int, *, start: bool) -> HttpResponse:
+        if not self.has_run_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        experiment = get_object_or_404(Experiment, pk=pk)
+        self._run(request, experiment, start=start)
+        return HttpResponseRedirect(reverse("admin:editorial_experiment_change", args=[pk]))
+
+    def start_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._post_run(request, pk, start=True)
+
+    def stop_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._post_run(request, pk, start=False)
+
+    def results_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from editorial.experiments.selectors import experiment_results
+
+        experiment = get_object_or_404(Experiment, pk=pk)
+        if not self.has_view_permission(request, experiment):
+            raise PermissionDenied
+        results = experiment_results(experiment=experiment)
+        # Bars share one scale: the highest upper CTR bound is the full width.
+        top = max((r.figures.ctr_high for r in results.variants), default=0.0) or 1.0
+        rows = [
+            {
+                "variant": r.variant,
+                "f": r.figures,
+                "c": r.figures.counts,
+                "cmp": r.comparison,
+                "bar": 100 * r.figures.ctr / top,
+                "ci_left": 100 * r.figures.ctr_low / top,
+                "ci_width": 100 * (r.figures.ctr_high - r.figures.ctr_low) / top,
+                "ctr_pct": 100 * r.figures.ctr,
+                "lift_pct": _percent(r.comparison.ctr_lift if r.comparison else None),
+                "reads_lift_pct": _percent(
+                    r.comparison.reads_per_reader_lift if r.comparison else None
+                ),
+            }
+            for r in results.variants
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Results of “{experiment}”",
+            "experiment": experiment,
+            "results": results,
+            "rows": rows,
+        }
+        return TemplateResponse(request, "admin/editorial/experiment/results.html", context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        extra = {**(extra_context or {}), "can_run": self.has_run_permission(request)}
+        return super().change_view(request, object_id, form_url, extra)

@@ -45,3 +45,17 @@ def live_rules() -> Rules:
     rule_set = RuleSet.objects.live().first()
     rows = list(rule_set.rules.all()) if rule_set is not None else []
     return rules_compile(rules=rows, version=version)
+
+
+_live_cache: dict[str, tuple[float, Rules]] = {}
+
+
+def live_rules_cached(*, max_age_seconds: float = 5.0) -> Rules:
+    """``live_rules()`` reused for a few seconds per process, for request-time filtering."""
+    import time
+
+    checked, rules = _live_cache.get("rules", (0.0, Rules()))
+    if time.monotonic() - checked > max_age_seconds or "rules" not in _live_cache:
+        rules = live_rules()
+        _live_cache["rules"] = (time.monotonic(), rules)
+    return rules

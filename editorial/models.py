@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -303,3 +304,107 @@ class SectionMixSample(models.Model):
 
     def __str__(self) -> str:
         return f"section mix at {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+# --- Experiments ----------------------------------------------------------------------------
+
+
+def _new_salt() -> str:
+    import secrets
+
+    return secrets.token_hex(8)
+
+
+class ExperimentStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    RUNNING = "running", "Running"
+    STOPPED = "stopped", "Stopped"
+
+
+class Experiment(models.Model):
+    """A split of readers into variants, e.g. personalised feeds against a holdout without them.
+
+    Readers are assigned on the fly by a hash of the salt and their public id (no row per
+    reader); variants are frozen once the experiment starts, so nobody changes arm mid-way.
+    At most one experiment runs at a time, and a stopped one stays stopped (its window is final).
+    """
+
+    name = models.CharField(max_length=100, unique=True, help_text='E.g. "Holdout, spring".')
+    description = models.TextField(blank=True, help_text="The question it answers, for colleagues.")
+    status = models.CharField(
+        max_length=16, choices=ExperimentStatus.choices, default=ExperimentStatus.DRAFT,
+        help_text="Start and stop it with the buttons on this page.",
+    )  # fmt: skip
+    salt = models.CharField(
+        max_length=32, default=_new_salt,
+        help_text="Mixed into the reader hash: a new salt reshuffles readers between variants.",
+    )  # fmt: skip
+    started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=Q(status="running"),
+                name="editorial_one_running_experiment",
+            ),
+            models.CheckConstraint(
+                condition=Q(started_at__isnull=True)
+                | Q(stopped_at__isnull=True)
+                | Q(stopped_at__gte=F("started_at")),
+                name="editorial_experiment_window_order",
+            ),
+        ]
+        permissions = [("run_experiment", "Can start and stop experiments")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == ExperimentStatus.DRAFT
+
+
+class VariantKind(models.TextChoices):
+    PERSONALISED = "personalised", "Personalised (recommendations on)"
+    HOLDOUT = "holdout", "Holdout (recommendations off: newest articles)"
+
+
+class Variant(models.Model):
+    """One arm of an experiment with its share of the traffic."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(max_length=40, help_text='E.g. "control" or "holdout".')
+    kind = models.CharField(
+        max_length=16, choices=VariantKind.choices, default=VariantKind.PERSONALISED,
+        help_text="Holdout readers get the newest live articles: no ranking, no reasons.",
+    )  # fmt: skip
+    weight = models.PositiveSmallIntegerField(
+        default=50, validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="Share of readers relative to the other variants: 90 and 10 split 90 % / 10 %.",
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["experiment", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "name"], name="editorial_variant_name"),
+            models.CheckConstraint(condition=Q(weight__gte=1), name="editorial_variant_weight"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment}: {self.name}"
+
+    @property
+    def tag(self) -> str:
+        """What feeds served under this variant carry in their recommendation ids."""
+        return f"e{self.experiment_id}v{self.pk}"

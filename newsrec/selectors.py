@@ -157,7 +157,7 @@ class FeedCard:
     source: str = ""
     slot: int = 0  # 1-based position in the served feed (0: not from a feed)
     seed_id: int | None = None
-    recommendation_id: str = ""  # "<feed key>:<version>", sent back with impressions
+    recommendation_id: str = ""  # "<feed key>:<version>[:<variant>]", sent with impressions
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def reader_feed_cards(
     ]
     seed_ids = {item.get("seed_id") for _, item in items} - {None}
     live = articles_live_by_id(ids=[item["article_id"] for _, item in items] + list(seed_ids))
-    recommendation = f"{view.key}:{view.version}"[:64]
+    recommendation = view.recommendation_id  # names the experiment variant, if any
     cards = [
         FeedCard(
             article=live[item["article_id"]],

@@ -82,3 +82,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _process_memos() -> Iterator[None]:
+    """Per-process memos (live rules, pool, withdrawn ids) must not leak between tests."""
+    yield
+    from editorial.compiler import _live_cache
+    from newsrec import feeds
+
+    _live_cache.clear()
+    feeds.pool_cache_clear()
+    feeds._withdrawn_local.clear()

@@ -60,6 +60,7 @@ _ITEM = {
 }
 _FEED_HEADER = {
     "personalised": True,
+    "recommendation_id": "reader:812:3:e2v5",
     "rules_version": 12,
     "built_at": "2026-11-28T09:45:00Z",
     "version": 3,

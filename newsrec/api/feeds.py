@@ -38,8 +38,15 @@ class FeedItemSerializer(serializers.Serializer):
     slot = serializers.IntegerField(help_text="1-based position in this response.")
 
 
+RECOMMENDATION_ID_HELP = (
+    "Send it back as `recommendation_id` (with `feed_slot` = the item's slot) on impression and "
+    "click events: it names the feed version and the experiment variant, if any."
+)
+
+
 class FeedSerializer(serializers.Serializer):
     personalised = serializers.BooleanField()
+    recommendation_id = serializers.CharField(help_text=RECOMMENDATION_ID_HELP)
     rules_version = serializers.IntegerField()
     built_at = serializers.DateTimeField()
     version = serializers.IntegerField()
@@ -55,6 +62,7 @@ class RailSerializer(serializers.Serializer):
 
 class RailsSerializer(serializers.Serializer):
     personalised = serializers.BooleanField()
+    recommendation_id = serializers.CharField(help_text=RECOMMENDATION_ID_HELP)
     rules_version = serializers.IntegerField()
     built_at = serializers.DateTimeField()
     version = serializers.IntegerField()
@@ -120,7 +128,7 @@ def _not_modified(request: Request, etag: str, last_modified: int) -> bool:
 
 def _conditional(request: Request, view: feeds.FeedView, variant: str, body: Any) -> Response:
     """Answer with ``body()``, or 304 when the client's copy is current (same feed version)."""
-    etag = quote_etag(f"{view.key}-{view.version}-{variant}")
+    etag = quote_etag(f"{view.recommendation_id}-{variant}")  # a new variant: a new ETag
     last_modified = int(view.built_at.timestamp())
     headers = {"ETag": etag, "Last-Modified": http_date(last_modified)}
     if _not_modified(request, etag, last_modified):
@@ -155,6 +163,7 @@ def feed_response(request: Request, reader: Reader | None) -> Response:
         return FeedSerializer(
             {
                 "personalised": view.personalised,
+                "recommendation_id": view.recommendation_id,
                 "rules_version": view.rules_version,
                 "built_at": view.built_at,
                 "version": view.version,
@@ -199,6 +208,7 @@ def rails_response(request: Request, reader: Reader | None) -> Response:
         return RailsSerializer(
             {
                 "personalised": view.personalised,
+                "recommendation_id": view.recommendation_id,
                 "rules_version": view.rules_version,
                 "built_at": view.built_at,
                 "version": view.version,

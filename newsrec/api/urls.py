@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from newsrec.api import auth, events, feeds, rules, views
+from newsrec.api import auth, events, experiments, feeds, rules, views
 from newsrec.api import schema as _schema  # noqa: F401  (registers the OpenAPI auth schemes)
 
 app_name = "newsrec-api"
@@ -16,6 +16,12 @@ urlpatterns = [
     path("me/", events.MeView.as_view(), name="me"),
     path("me/export/", events.MeExportView.as_view(), name="me-export"),
     path("me/personalisation/", events.MePersonalisationView.as_view(), name="me-personalisation"),
+    path("experiments/", experiments.ExperimentListView.as_view(), name="experiments"),
+    path(
+        "experiments/<int:pk>/",
+        experiments.ExperimentResultsView.as_view(),
+        name="experiment-detail",
+    ),
     path("feeds/me/", feeds.MyFeedView.as_view(), name="feed-me"),
     path("feeds/me/rails/", feeds.MyRailsView.as_view(), name="feed-me-rails"),
     path("feeds/progress/", feeds.FanoutProgressView.as_view(), name="feed-progress"),

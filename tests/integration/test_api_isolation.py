@@ -41,6 +41,8 @@ ACCESS: dict[str, str] = {
     "me-personalisation": OWN,
     "feed-me": OWN,
     "feed-me-rails": OWN,
+    "experiments": STAFF,
+    "experiment-detail": STAFF,
     "feed-progress": STAFF,
     "feed-reader": STAFF,
     "rules": STAFF,

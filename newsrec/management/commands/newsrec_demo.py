@@ -32,7 +32,7 @@ DEMO_LOGINS = (
 
 def demo_group_permissions(group_name: str) -> list[Permission]:
     """Editor: edit and preview rules, edit articles. Senior editor: also publish, roll back,
-    and manage the catalogue and API keys."""
+    start and stop experiments, and manage the catalogue and API keys."""
     editorial = Permission.objects.filter(content_type__app_label="editorial")
     newsrec = Permission.objects.filter(content_type__app_label="newsrec").exclude(
         codename=READER_DATA
@@ -40,7 +40,7 @@ def demo_group_permissions(group_name: str) -> list[Permission]:
     if group_name == "Senior editor":
         return [*editorial, *newsrec]
     return [
-        *editorial.exclude(codename="publish_ruleset"),
+        *editorial.exclude(codename__in=["publish_ruleset", "run_experiment"]),
         *newsrec.filter(codename__in=["view_article", "change_article"]),
     ]
 

@@ -1,0 +1,1 @@
+"""Experiments with a holdout: assignment, the "recommendations off" feed, results and stats."""

@@ -1,0 +1,217 @@
+"""Reads of experiments: the running one (memoised), a reader's arm, the holdout feed, results."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from editorial.experiments.assignment import Arm, RunningExperiment, arm_for
+from editorial.experiments.stats import Comparison, VariantCounts, VariantFigures, compare
+from editorial.experiments.stats import variant_figures as figures_of
+from editorial.models import Experiment, ExperimentStatus, Variant, VariantKind
+from newsrec.models import Article, Event, EventKind, Reader
+
+if TYPE_CHECKING:
+    from newsrec.feeds import FeedView
+
+LATEST_FEED_KEY = "latest"  # what holdout readers get: the newest live articles, unranked
+LATEST_SOURCE = "latest"
+# Feed reads are hot: each process looks the running experiment up at most this often. Start
+# and stop clear this process's copy at once; other processes follow within these seconds.
+RUNNING_MEMO_SECONDS = 5.0
+
+_memo: tuple[float, RunningExperiment | None] = (0.0, None)
+
+
+def running_experiment_load() -> RunningExperiment | None:
+    """The running experiment with its arms, from the database (one query)."""
+    variants = list(
+        Variant.objects.filter(experiment__status=ExperimentStatus.RUNNING)
+        .select_related("experiment")
+        .order_by("id")
+    )
+    if not variants:
+        return None
+    experiment = variants[0].experiment
+    arms = tuple(
+        Arm(experiment_id=v.experiment_id, variant_id=v.pk, name=v.name, kind=v.kind,
+            weight=v.weight)
+        for v in variants
+    )  # fmt: skip
+    return RunningExperiment(experiment_id=experiment.pk, salt=experiment.salt, arms=arms)
+
+
+def running_experiment() -> RunningExperiment | None:
+    """The running experiment, memoised per process for RUNNING_MEMO_SECONDS."""
+    global _memo
+    loaded_at, running = _memo
+    now = time.monotonic()
+    if now - loaded_at > RUNNING_MEMO_SECONDS or loaded_at == 0.0:
+        running = running_experiment_load()
+        _memo = (now, running)
+    return running
+
+
+def running_memo_clear() -> None:
+    global _memo
+    _memo = (0.0, None)
+
+
+def reader_arm(*, reader: Reader | None) -> Arm | None:
+    """The reader's arm in the running experiment; None outside any experiment.
+
+    Visitors without a reader yet and readers who turned personalisation off are outside
+    experiments: the latter always get the non-personalised feed they asked for.
+    """
+    if reader is None or not reader.personalisation_enabled:
+        return None
+    running = running_experiment()
+    return arm_for(running, str(reader.public_id)) if running is not None else None
+
+
+def feed_latest(*, arm: Arm | None, limit: int) -> FeedView:
+    """Recommendations off: the newest live articles in one indexed query, no scores or reasons.
+
+    Items have the stored feeds' shape so that pages, tags and the API render them unchanged.
+    Its version is a checksum of the items, so that the API's ETag changes with the list.
+    """
+    from editorial.compiler import live_rules_cached
+    from newsrec.feeds import FeedView
+
+    # Recommendations are off, editorial safety is not: blocklists and max age still apply.
+    filters = live_rules_cached().filters
+    latest = Article.objects.published().exclude(
+        Q(section__in=filters.blocked_sections)
+        | Q(tags__overlap=list(filters.blocked_tags))
+        | Q(authors__overlap=list(filters.blocked_authors))
+        | Q(pk__in=filters.blocked_articles)
+    )
+    if filters.max_age_hours is not None:
+        latest = latest.filter(published_at__gte=timezone.now() - timedelta(hours=filters.max_age_hours))
+    rows = list(
+        latest.order_by("-published_at", "-id")
+        .values_list("id", "title", "section", "published_at")[:limit]
+    )
+    items: list[dict[str, Any]] = [
+        {"article_id": pk, "title": title, "section": section,
+         "published_at": published.timestamp() if published else None, "score": 0.0,
+         "source": LATEST_SOURCE, "reason": "", "seed_id": None, "breakdown": {}}
+        for pk, title, section, published in rows
+    ]  # fmt: skip
+    dated = [published for *_, published in rows if published is not None]
+    return FeedView(
+        key=LATEST_FEED_KEY,
+        items=items,
+        rules_version=0,
+        built_at=max(dated) if dated else datetime.fromtimestamp(0, tz=UTC),
+        version=zlib.crc32(",".join(str(r[0]) for r in rows).encode()),
+        personalised=False,
+        experiment=arm.tag if arm is not None else "",
+    )
+
+
+# --- Results -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    variant: Variant
+    figures: VariantFigures
+    comparison: Comparison | None  # against the baseline; None for the baseline itself
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    """Figures per variant over the experiment's window, each compared with the holdout."""
+
+    experiment: Experiment
+    window_start: datetime | None
+    window_end: datetime | None
+    baseline: Variant | None  # the (first) holdout variant
+    variants: list[VariantResult]
+
+
+_READS = """
+WITH exposed AS (
+    SELECT DISTINCT reader_id FROM {event}
+    WHERE occurred_at >= %(start)s AND occurred_at < %(end)s
+      AND kind = 'impression' AND recommendation_id LIKE %(pattern)s
+), reads AS (
+    SELECT e.reader_id, e.article_id, bool_or(e.kind = 'finish') AS finished,
+           max(e.dwell_seconds) AS dwell
+    FROM {event} e JOIN exposed x ON x.reader_id = e.reader_id
+    WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
+      AND e.kind IN ('read', 'finish', 'dwell')
+    GROUP BY e.reader_id, e.article_id
+)
+SELECT count(*), count(*) FILTER (WHERE finished), count(dwell), coalesce(sum(dwell), 0)
+FROM reads
+"""
+
+
+def _like_suffix(tag: str) -> str:
+    # Recommendation ids end in ":<tag>"; tags are letters and digits, nothing to escape.
+    return f"%:{tag}"
+
+
+def variant_counts(*, variant: Variant, start: datetime, end: datetime) -> VariantCounts:
+    """Aggregate the variant's events in [start, end) in two queries.
+
+    Impressions and clicks count when their recommendation id carries the variant's tag (items
+    served under it); reads, finishes and dwell count everything those exposed readers read in
+    the window, wherever they found it: engagement is what recommendations should move.
+    """
+    tagged = Event.objects.filter(
+        occurred_at__gte=start, occurred_at__lt=end, recommendation_id__endswith=f":{variant.tag}"
+    )
+    served = tagged.aggregate(
+        impressions=Count("id", filter=Q(kind=EventKind.IMPRESSION)),
+        clicks=Count("id", filter=Q(kind=EventKind.CLICK)),
+        readers=Count("reader_id", distinct=True, filter=Q(kind=EventKind.IMPRESSION)),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _READS.format(event=Event._meta.db_table),
+            {"start": start, "end": end, "pattern": _like_suffix(variant.tag)},
+        )
+        reads, finishes, dwell_reads, dwell_seconds = cursor.fetchone()
+    return VariantCounts(
+        readers=served["readers"],
+        impressions=served["impressions"],
+        clicks=served["clicks"],
+        reads=reads,
+        finishes=finishes,
+        dwell_reads=dwell_reads,
+        dwell_seconds=float(dwell_seconds),
+    )
+
+
+def experiment_results(*, experiment: Experiment, now: datetime | None = None) -> ExperimentResults:
+    """Per-variant figures over [started_at, stopped_at or now), compared with the holdout."""
+    variants = list(experiment.variants.order_by("id"))
+    baseline = next((v for v in variants if v.kind == VariantKind.HOLDOUT), None)
+    start = experiment.started_at
+    if start is None:  # a draft: nothing served yet
+        return ExperimentResults(experiment, None, None, baseline, [])
+    end = experiment.stopped_at or (now or timezone.now())
+    figures = {v.pk: figures_of(variant_counts(variant=v, start=start, end=end)) for v in variants}
+    results = [
+        VariantResult(
+            variant=v,
+            figures=figures[v.pk],
+            comparison=(
+                compare(figures[v.pk], figures[baseline.pk])
+                if baseline is not None and v.pk != baseline.pk
+                else None
+            ),
+        )
+        for v in variants
+    ]
+    return ExperimentResults(experiment, start, end, baseline, results)
