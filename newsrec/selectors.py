@@ -52,7 +52,7 @@ def article_related(*, article: Article, limit: int | None = None) -> list[Artic
             .order_by("distance")
             .values("pk")[: limit * widen + 1]
         )
-        related = list(
+        related: list[Article] = list(
             Article.objects.published()
             .filter(pk__in=Subquery(nearest))
             .exclude(pk=article.pk)

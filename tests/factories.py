@@ -29,7 +29,7 @@ def make_article(**fields: Any) -> Article:
     return cast(Article, ArticleFactory(**fields))
 
 
-class ReaderFactory(factory.django.DjangoModelFactory):
+class ReaderFactory(factory.django.DjangoModelFactory[Reader]):
     class Meta:
         model = Reader
 

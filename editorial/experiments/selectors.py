@@ -94,10 +94,12 @@ def feed_latest(*, arm: Arm | None, limit: int) -> FeedView:
         | Q(pk__in=filters.blocked_articles)
     )
     if filters.max_age_hours is not None:
-        latest = latest.filter(published_at__gte=timezone.now() - timedelta(hours=filters.max_age_hours))
+        oldest = timezone.now() - timedelta(hours=filters.max_age_hours)
+        latest = latest.filter(published_at__gte=oldest)
     rows = list(
-        latest.order_by("-published_at", "-id")
-        .values_list("id", "title", "section", "published_at")[:limit]
+        latest.order_by("-published_at", "-id").values_list(
+            "id", "title", "section", "published_at"
+        )[:limit]
     )
     items: list[dict[str, Any]] = [
         {"article_id": pk, "title": title, "section": section,

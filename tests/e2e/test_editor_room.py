@@ -41,7 +41,7 @@ def staff(username: str, group: str) -> User:
 
 
 def sport_reader(articles: list[Article]) -> Reader:
-    reader = cast(Reader, ReaderFactory(last_seen=timezone.now()))
+    reader = cast(Reader, ReaderFactory.create(last_seen=timezone.now()))
     for n, article in enumerate(a for a in articles if a.section == "Sport"):
         Event.objects.create(
             reader=reader, event_id=f"e{n}", kind=EventKind.FINISH, article=article,

@@ -144,7 +144,7 @@ def test_token_reader_gets_their_own_feed_not_the_default() -> None:
 
 
 def test_other_readers_feeds_need_staff_or_the_read_feeds_scope() -> None:
-    reader = cast(Reader, ReaderFactory())
+    reader = cast(Reader, ReaderFactory.create())
     _store(reader, [_item(make_article(), source="trending")])
     url = f"/api/v1/feeds/{reader.public_id}/"
     _key, without = api_key_create(name="events only", scopes=["write-events"])

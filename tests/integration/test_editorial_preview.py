@@ -42,7 +42,7 @@ def catalogue() -> list[Any]:
 
 
 def sports_reader(catalogue: list[Any], user: User | None = None) -> Reader:
-    reader = cast(Reader, ReaderFactory(user=user, last_seen=timezone.now()))
+    reader = cast(Reader, ReaderFactory.create(user=user, last_seen=timezone.now()))
     for n, article in enumerate(a for a in catalogue[:24] if a.section == "Sport"):
         Event.objects.create(
             reader=reader, event_id=f"e{n}", kind=EventKind.FINISH, article=article,
@@ -123,7 +123,7 @@ def test_aggregate_over_a_sample_of_readers(
 ) -> None:
     draft, pinned = draft_and_live
     readers = [sports_reader(catalogue) for _ in range(3)]
-    readers += [cast(Reader, ReaderFactory(last_seen=timezone.now())) for _ in range(2)]
+    readers += [cast(Reader, ReaderFactory.create(last_seen=timezone.now())) for _ in range(2)]
     feeds_before = Feed.objects.count()
     result = preview.preview_aggregate(rule_set=draft, sample=1000)
     assert Feed.objects.count() == feeds_before

@@ -28,7 +28,7 @@ def _no_profile_queue(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def article() -> Article:
-    return ArticleFactory(external_id="cms-1")
+    return ArticleFactory.create(external_id="cms-1")
 
 
 def event(n: int | str, article: Article, **extra: Any) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def event(n: int | str, article: Article, **extra: Any) -> dict[str, Any]:
 
 
 def post_raw(client: APIClient, body: str, **headers: Any) -> Any:
-    return client.generic("POST", URL, body.encode("utf-8", "surrogatepass"),
+    return client.generic("POST", URL, body.encode("utf-8", "surrogatepass"),  # type: ignore[arg-type]
                           content_type="application/json", **headers)  # fmt: skip
 
 
@@ -168,8 +168,8 @@ def test_lone_surrogates_are_rejected_not_crashing(article: Article) -> None:
 def test_malformed_bodies_get_a_json_400(body: str, status: int) -> None:
     response = post_raw(APIClient(), body)
     assert response.status_code == status
-    body = response.json()
-    assert "code" in body or body["rejected"] == 2
+    answer = response.json()
+    assert "code" in answer or answer["rejected"] == 2
 
 
 def test_oversized_batch_and_body_are_refused(article: Article) -> None:
@@ -268,7 +268,7 @@ def test_cross_site_posts_are_refused(article: Article) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_same_events_posted_concurrently_are_stored_once() -> None:
-    article = ArticleFactory()
+    article = ArticleFactory.create()
     _, raw = api_key_create(name="app", scopes=["write-events"])
     batches = [
         [event(i, article, kind="impression") for i in range(start, start + 60)]

@@ -128,7 +128,7 @@ def make_experiment(
 
 
 def new_reader(**fields: Any) -> Reader:
-    return cast(Reader, ReaderFactory(**fields))
+    return cast(Reader, ReaderFactory.create(**fields))
 
 
 def variant_of(experiment: Experiment, kind: str) -> Variant:

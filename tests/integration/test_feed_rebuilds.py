@@ -52,7 +52,7 @@ def catalogue() -> list[Any]:
 
 
 def _reader(articles: list[Any], *, seen: bool = True) -> Reader:
-    reader = cast(Reader, ReaderFactory(last_seen=timezone.now() if seen else None))
+    reader = cast(Reader, ReaderFactory.create(last_seen=timezone.now() if seen else None))
     for n, article in enumerate(articles):
         Event.objects.create(
             reader=reader, event_id=f"r{n}", kind=EventKind.FINISH, article=article,
@@ -116,7 +116,7 @@ def test_a_worker_killed_mid_rebuild_loses_nothing(catalogue: list[Any]) -> None
     RulesState.objects.update_or_create(pk=1, defaults={"version": 2})
     queue = f"kill-test-{os.getpid()}"
     for reader_id in ids:  # one task per reader so that the kill lands mid-way
-        feeds_rebuild_readers.apply_async(args=[[reader_id]], queue=queue)
+        feeds_rebuild_readers.apply_async(args=([reader_id],), queue=queue)
     first = _spawn_worker(queue, f"kill-first-{os.getpid()}")
     try:
         assert wait_for(
@@ -149,19 +149,29 @@ rules_strategy = st.builds(
         version=1,
         filters=Filters(blocked_sections=frozenset(blocked), max_age_hours=max_age),
         pins=tuple(Pin(article_id=a, slot=s) for a, s in pins),
-        diversity=Diversity(caps=(Cap(field="section", max_per_value=cap, top_k=10),) if cap else (), mmr_lambda=lam),
+        diversity=Diversity(
+            caps=(Cap(field="section", max_per_value=cap, top_k=10),) if cap else (), mmr_lambda=lam
+        ),
     ),
     st.sets(st.sampled_from(SECTIONS), max_size=2),
     st.one_of(st.none(), st.floats(min_value=6, max_value=200)),
     st.one_of(st.none(), st.integers(min_value=1, max_value=4)),
-    st.lists(st.tuples(st.integers(min_value=0, max_value=59), st.integers(min_value=1, max_value=8)), max_size=2),
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=59), st.integers(min_value=1, max_value=8)),
+        max_size=2,
+    ),
     st.floats(min_value=0.3, max_value=1.0),
 )
 
 
 @pytest.mark.django_db
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rules=rules_strategy, histories=st.lists(st.sets(st.integers(0, 59), max_size=6), min_size=1, max_size=4))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rules=rules_strategy,
+    histories=st.lists(st.sets(st.integers(0, 59), max_size=6), min_size=1, max_size=4),
+)
 def test_every_materialised_feed_satisfies_every_active_rule(
     catalogue: list[Any], rules: Rules, histories: list[set[int]]
 ) -> None:
@@ -194,6 +204,10 @@ def test_every_materialised_feed_satisfies_every_active_rule(
         for pin in rules.pins:
             if pin.article_id in ids:
                 slot = ids.index(pin.article_id) + 1
-                assert slot == pin.slot or reported & {"pin_moved", "pin_slot_taken", "pin_duplicate"}
+                assert slot == pin.slot or reported & {
+                    "pin_moved",
+                    "pin_slot_taken",
+                    "pin_duplicate",
+                }
             else:
                 assert reported, f"pin {pin} neither placed nor reported"

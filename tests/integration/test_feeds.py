@@ -45,7 +45,7 @@ def catalogue() -> list[Any]:
 
 
 def _reader_who_read(articles: list[Any]) -> Reader:
-    reader = cast(Reader, ReaderFactory())
+    reader = cast(Reader, ReaderFactory.create())
     for n, article in enumerate(articles):
         Event.objects.create(
             reader=reader, event_id=f"e{n}", kind=EventKind.FINISH, article=article,
@@ -79,7 +79,7 @@ def test_rebuild_stores_a_full_feed_with_reasons_and_excludes_what_was_read(
 
 @pytest.mark.django_db
 def test_older_rebuild_never_overwrites_a_newer_feed(catalogue: list[Any]) -> None:
-    reader = cast(Reader, ReaderFactory())
+    reader = cast(Reader, ReaderFactory.create())
     feeds.feeds_rebuild(reader_ids=[reader.pk], rules=Rules(version=5))
     state = feeds.reader_states(reader_ids=[reader.pk])[0]
     stale = FeedResult(reader_id=reader.pk, items=(), conflicts=(), rules_version=4, built_at=9e9)
@@ -111,7 +111,7 @@ def test_feed_api_serves_the_readers_own_feed_with_etag(catalogue: list[Any]) ->
 
 @pytest.mark.django_db
 def test_staff_only_endpoints(catalogue: list[Any]) -> None:
-    reader = cast(Reader, ReaderFactory())
+    reader = cast(Reader, ReaderFactory.create())
     assert APIClient().get(f"/api/v1/feeds/{reader.public_id}/").status_code in (401, 403)
     assert APIClient().get("/api/v1/feeds/progress/").status_code in (401, 403)
 

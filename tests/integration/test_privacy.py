@@ -30,7 +30,7 @@ def _no_profile_queue(monkeypatch: pytest.MonkeyPatch) -> None:
 def article() -> Article:
     vector = np.zeros(384)
     vector[0] = 1.0
-    return ArticleFactory(
+    return ArticleFactory.create(
         title="Derby day", section="Sport", tags=["football"], authors=["Ann"], embedding=vector
     )
 

@@ -52,7 +52,7 @@ def history(articles: list[Article]) -> list[dict]:
 @pytest.fixture
 def articles() -> list[Article]:
     return [
-        ArticleFactory(section=section, tags=[tag], authors=[author], embedding=unit_vector(i))
+        ArticleFactory.create(section=section, tags=[tag], authors=[author], embedding=unit_vector(i))
         for i, (section, tag, author) in enumerate(
             [("Sport", "football", "Ann"), ("Politics", "vote", "Bo"), ("Culture", "film", "Cy")]
         )
@@ -64,7 +64,7 @@ def test_rebuild_is_deterministic_and_matches_the_pure_fold(
     articles: list[Article], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(profiles, "profile_schedule", lambda **kw: False)
-    reader = ReaderFactory()
+    reader = ReaderFactory.create()
     rows = history(articles)
     events_service.events_ingest(reader=reader, raw_events=rows[::2])
     events_service.events_ingest(reader=reader, raw_events=rows[1::2][::-1])  # late, out of order
@@ -97,7 +97,7 @@ def test_a_burst_of_batches_queues_one_update_after_commit(
 ) -> None:
     queued: list[tuple[Any, ...]] = []
     monkeypatch.setattr(profile_update, "apply_async", lambda **kw: queued.append(kw["args"]))
-    reader, off = ReaderFactory(), ReaderFactory(personalisation_enabled=False)
+    reader, off = ReaderFactory.create(), ReaderFactory.create(personalisation_enabled=False)
     with django_capture_on_commit_callbacks(execute=True):
         for n in range(3):
             events_service.events_ingest(reader=reader, raw_events=[raw(n, articles[0])])
@@ -113,7 +113,7 @@ def test_a_burst_of_batches_queues_one_update_after_commit(
 
 @pytest.mark.django_db
 def test_a_queued_update_for_an_erased_reader_does_nothing(articles: list[Article]) -> None:
-    reader = ReaderFactory()
+    reader = ReaderFactory.create()
     Event.objects.create(
         reader=reader, event_id="x", kind="click", article=articles[0], occurred_at=timezone.now()
     )
@@ -125,7 +125,7 @@ def test_a_queued_update_for_an_erased_reader_does_nothing(articles: list[Articl
 
 @pytest.mark.django_db
 def test_rebuild_command_shows_progress_and_rebuilds(articles: list[Article]) -> None:
-    reader = ReaderFactory()
+    reader = ReaderFactory.create()
     Event.objects.create(
         reader=reader, event_id="x", kind="click", article=articles[2], occurred_at=timezone.now()
     )
@@ -143,7 +143,7 @@ def test_the_worker_builds_the_profile_after_ingestion(
     celery_worker: object, settings: Any
 ) -> None:
     settings.NEWSREC = {"PROFILE_DEBOUNCE_SECONDS": 1}
-    article = ArticleFactory(section="Science", embedding=unit_vector(5))
+    article = ArticleFactory.create(section="Science", embedding=unit_vector(5))
     reader = Reader.objects.create(client_id="api:worker-test")
     report = events_service.events_ingest(
         reader=reader, raw_events=[raw(1, article, "read", dwell_seconds=90)]

@@ -151,7 +151,7 @@ def test_home_is_personalised_with_because_you_read_rails(catalogue: list[Articl
 
 
 def test_trending_ranks_by_recent_clicks(catalogue: list[Article]) -> None:
-    reader = cast(Reader, ReaderFactory())
+    reader = cast(Reader, ReaderFactory.create())
     popular = catalogue[20]
     for n in range(3):
         Event.objects.create(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,12 +50,12 @@ def reader(reader_id: int = 1, **kwargs: object) -> ReaderState:
     return ReaderState(reader_id=reader_id, **kwargs)  # type: ignore[arg-type]
 
 
-def interested_in(*axes: int, **kwargs: object) -> ReaderState:
+def interested_in(*axes: int, **kwargs: Any) -> ReaderState:
     """A returning reader whose interest vectors point along the given axes."""
     return reader(interests=tuple(Interest(axis(i)) for i in axes), **kwargs)
 
 
-def seeded(*seed_ids: int, **kwargs: object) -> ReaderState:
+def seeded(*seed_ids: int, **kwargs: Any) -> ReaderState:
     return reader(seeds=tuple(Seed(s) for s in seed_ids), read_ids=frozenset(seed_ids), **kwargs)
 
 

@@ -130,7 +130,7 @@ def rule_sets(draw: st.DrawFn) -> Rules:
             },
         ),
         boosts=tuple(
-            Boost(field, value, draw(st.floats(0.1, 10)))
+            Boost(field, value, draw(st.floats(0.1, 10)))  # type: ignore[arg-type]
             for field, value in draw(
                 st.lists(
                     st.sampled_from(

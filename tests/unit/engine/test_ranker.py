@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -82,7 +84,7 @@ def test_new_reader_gets_cold_start_mix() -> None:
 
 
 def test_personalisation_off_ignores_history_but_keeps_exclusions() -> None:
-    history = {"interests": (Interest(axis(6)),), "hidden_ids": frozenset({4})}
+    history: dict[str, Any] = {"interests": (Interest(axis(6)),), "hidden_ids": frozenset({4})}
     on = rank(NEWSROOM, reader(**history), ctx(), NO_RULES)
     off = rank(NEWSROOM, reader(personalisation_enabled=False, **history), ctx(), NO_RULES)
     assert on.items[0].article_id in {5, 6}

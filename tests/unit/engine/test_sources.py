@@ -66,6 +66,7 @@ def test_because_you_read_keeps_the_seed_and_excludes_it() -> None:
     context = ctx()
     source = BecauseYouReadSource()
     found = source.candidates(Query.for_reader(pool, who, context), source.prepare(pool, context))
+    assert found.seeds is not None
     by_id = dict(zip(pool.ids[found.rows].tolist(), found.seeds.tolist(), strict=True))
     assert by_id == {2: 0, 4: 1}  # neighbour -> position of its seed in reader.seeds
     assert source.reason(pool, who, pool.index[2], by_id[2]) == "Because you read Article 1"
