@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from newsrec.conf import newsrec_settings
+from newsrec.ingest import text_problem
 from newsrec.models import Article, DeviceClass, Event, EventKind, Reader, ReferrerType
 
 MAX_EVENT_BYTES = 4_096  # one event's JSON; real events are a few hundred bytes
@@ -78,13 +79,9 @@ def _text(raw: Mapping[str, Any], name: str, limit: int, errors: dict[str, str])
     if not isinstance(value, str):
         errors[name] = "must be a string"
         return ""
-    if "\x00" in value:
-        errors[name] = "contains a NUL byte"
-        return ""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        errors[name] = "contains invalid Unicode (lone surrogate)"
+    problem = text_problem(value)
+    if problem:
+        errors[name] = problem
         return ""
     value = value.strip()
     if len(value) > limit:

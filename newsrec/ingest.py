@@ -80,6 +80,17 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def text_problem(value: str) -> str:
+    """Why a string cannot be stored in PostgreSQL text ("" when it can)."""
+    if "\x00" in value:
+        return "contains a NUL byte"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains invalid Unicode (lone surrogate)"
+    return ""
+
+
 def _clean_text(
     name: str, value: Any, *, limit: int, required: bool, errors: dict[str, str]
 ) -> str:
@@ -98,13 +109,9 @@ def _clean_text(
         else:
             errors[name] = "must be a string"
             return ""
-    if "\x00" in value:
-        errors[name] = "contains a NUL byte"
-        return ""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        errors[name] = "contains invalid Unicode (lone surrogate)"
+    problem = text_problem(value)
+    if problem:
+        errors[name] = problem
         return ""
     value = value.strip()
     if required and not value:

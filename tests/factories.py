@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 import factory
+import numpy as np
 from django.utils import timezone
 
 from newsrec.models import Article, ArticleStatus, Reader
@@ -34,3 +35,28 @@ class ReaderFactory(factory.django.DjangoModelFactory[Reader]):
         model = Reader
 
     client_id = factory.Sequence(lambda n: f"api:test-reader-{n}")
+
+
+def topic_vector(seed: int, *, topics: int, base_seed: int = 1000) -> np.ndarray:
+    """A unit vector near one of ``topics`` shared directions, as embeddings of a topic are."""
+    base = np.random.default_rng(base_seed + seed % topics).normal(size=384)
+    v = (base + 0.8 * np.random.default_rng(seed).normal(size=384)).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def make_catalogue(
+    sections: list[str], count: int, *, hours_apart: float = 1.0, with_authors: bool = False
+) -> list[Article]:
+    """``count`` embedded live articles cycling through ``sections``, newest first."""
+    now = timezone.now()
+    return [
+        make_article(
+            title=f"{sections[i % len(sections)]} story {i}",
+            section=sections[i % len(sections)],
+            authors=[f"Author {i % 7}"] if with_authors else [],
+            embedding=topic_vector(i, topics=len(sections)),
+            embedding_status="ready",
+            published_at=now - timedelta(hours=hours_apart * i + 1),
+        )
+        for i in range(count)
+    ]

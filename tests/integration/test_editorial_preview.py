@@ -15,30 +15,17 @@ from editorial import preview, services
 from editorial.models import Rule, RuleSet, SectionMixSample
 from newsrec import feeds
 from newsrec.models import Event, EventKind, Feed, Reader
-from tests.factories import ReaderFactory, make_article
+from tests.factories import ReaderFactory, make_catalogue, topic_vector
 from tests.integration.test_editorial_publish import make_user
 
 pytestmark = pytest.mark.django_db
 SECTIONS = ["Sport", "Politics", "Culture", "Science"]
 
 
-def _vector(seed: int) -> np.ndarray:
-    base = np.random.default_rng(1000 + seed % 4).normal(size=384)
-    v = (base + 0.8 * np.random.default_rng(seed).normal(size=384)).astype(np.float32)
-    return v / np.linalg.norm(v)
-
-
 @pytest.fixture
 def catalogue() -> list[Any]:
     feeds.pool_cache_clear()
-    now = timezone.now()
-    return [
-        make_article(
-            title=f"{SECTIONS[i % 4]} story {i}", section=SECTIONS[i % 4], embedding=_vector(i),
-            embedding_status="ready", published_at=now - timedelta(hours=i + 1),
-        )
-        for i in range(60)
-    ]  # fmt: skip
+    return list(make_catalogue(SECTIONS, 60))
 
 
 def sports_reader(catalogue: list[Any], user: User | None = None) -> Reader:
@@ -107,7 +94,7 @@ def test_personas_are_built_from_the_live_articles(catalogue: list[Any]) -> None
     assert device == "mobile"
     assert dict(state.section_affinity) == {"Sport": 0.9}
     vector = np.asarray(state.interests[0].vector)
-    sport = np.mean([_vector(i) for i in range(0, 60, 4)], axis=0)
+    sport = np.mean([topic_vector(i, topics=4) for i in range(0, 60, 4)], axis=0)
     assert float(vector @ (sport / np.linalg.norm(sport))) > 0.99
     new, _ = preview.persona_state("new", pool, now=0)
     assert new.is_new

@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -23,32 +22,15 @@ from newsrec import feeds
 from newsrec.engine.rules import Cap, Diversity, Filters, Pin, Rules
 from newsrec.models import Event, EventKind, Feed, Reader
 from tests.conftest import ROOT, _database_url_for, wait_for
-from tests.factories import ReaderFactory, make_article
+from tests.factories import ReaderFactory, make_catalogue
 
 SECTIONS = ["Sport", "Politics", "Culture", "Science", "Local"]
-
-
-def _vector(seed: int) -> np.ndarray:
-    base = np.random.default_rng(2000 + seed % len(SECTIONS)).normal(size=384)
-    v = (base + 0.8 * np.random.default_rng(seed).normal(size=384)).astype(np.float32)
-    return v / np.linalg.norm(v)
 
 
 @pytest.fixture
 def catalogue() -> list[Any]:
     feeds.pool_cache_clear()
-    now = timezone.now()
-    return [
-        make_article(
-            title=f"{SECTIONS[i % 5]} story {i}",
-            section=SECTIONS[i % 5],
-            authors=[f"Author {i % 7}"],
-            embedding=_vector(i),
-            embedding_status="ready",
-            published_at=now - timedelta(hours=2 * i + 1),
-        )
-        for i in range(60)
-    ]
+    return list(make_catalogue(SECTIONS, 60, hours_apart=2, with_authors=True))
 
 
 def _reader(articles: list[Any], *, seen: bool = True) -> Reader:

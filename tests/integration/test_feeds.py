@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, cast
 
-import numpy as np
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -16,32 +15,15 @@ from newsrec.engine.rules import Rules
 from newsrec.engine.types import FeedResult
 from newsrec.models import Event, EventKind, Feed, Reader
 from tests.conftest import wait_for
-from tests.factories import ReaderFactory, make_article
+from tests.factories import ReaderFactory, make_catalogue
 
 SECTIONS = ["Sport", "Politics", "Culture", "Science"]
-
-
-def _vector(seed: int) -> np.ndarray:
-    """Articles of one section share a direction, as real embeddings of a topic do."""
-    base = np.random.default_rng(1000 + seed % 4).normal(size=384)
-    v = (base + 0.8 * np.random.default_rng(seed).normal(size=384)).astype(np.float32)
-    return v / np.linalg.norm(v)
 
 
 @pytest.fixture
 def catalogue() -> list[Any]:
     feeds.pool_cache_clear()
-    now = timezone.now()
-    return [
-        make_article(
-            title=f"{SECTIONS[i % 4]} story {i}",
-            section=SECTIONS[i % 4],
-            embedding=_vector(i),
-            embedding_status="ready",
-            published_at=now - timedelta(hours=i + 1),
-        )
-        for i in range(40)
-    ]
+    return list(make_catalogue(SECTIONS, 40))
 
 
 def _reader_who_read(articles: list[Any]) -> Reader:

@@ -52,7 +52,9 @@ def history(articles: list[Article]) -> list[dict]:
 @pytest.fixture
 def articles() -> list[Article]:
     return [
-        ArticleFactory.create(section=section, tags=[tag], authors=[author], embedding=unit_vector(i))
+        ArticleFactory.create(
+            section=section, tags=[tag], authors=[author], embedding=unit_vector(i)
+        )
         for i, (section, tag, author) in enumerate(
             [("Sport", "football", "Ann"), ("Politics", "vote", "Bo"), ("Culture", "film", "Cy")]
         )
