@@ -22,7 +22,7 @@ from newsrec.engine.rules import (
 from newsrec.engine.scoring import Weights, combine, popularity, reader_features
 from newsrec.engine.similarity import ReaderSims, batch_similarities
 from newsrec.engine.sources import CandidateSource, Query, default_sources
-from newsrec.engine.types import Conflict, Context, FeedItem, FeedResult, ReaderState
+from newsrec.engine.types import Breakdown, Conflict, Context, FeedItem, FeedResult, ReaderState
 
 PIN_SOURCE = "pin"
 PIN_REASON = "Pinned by the editors"
@@ -40,6 +40,8 @@ BREAKDOWN_KEYS = (
     "fatigue",
     "score",
 )
+_BREAKDOWN_INDEX = {key: i for i, key in enumerate(BREAKDOWN_KEYS)}
+_SCORE = _BREAKDOWN_INDEX["score"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,11 +297,13 @@ class Ranker:
     ) -> list[FeedItem]:
         """Feed items with source, human reason and score breakdown."""
         pool, reader = query.pool, query.reader
+        if not order:
+            return []
         chosen = np.asarray(order, dtype=np.int64)
-        where = np.full(len(pool), -1, dtype=np.int64)
-        where[rows] = np.arange(len(rows))
-        columns = [np.asarray(features[k], np.float64)[where[chosen]] for k in BREAKDOWN_KEYS]
-        table = np.stack(columns, axis=1) if columns else np.zeros((len(order), 0))
+        # rows are distinct: a binary search through their sort order finds each chosen row
+        by_row = np.argsort(rows, kind="stable")
+        at = by_row[np.searchsorted(rows, chosen, sorter=by_row)]
+        table = np.stack([features[k] for k in BREAKDOWN_KEYS], dtype=np.float64)[:, at]
         # gathered.rows is sorted, so a binary search finds each row's origin
         origin = np.minimum(np.searchsorted(gathered.rows, chosen), max(len(gathered.rows) - 1, 0))
         source_of = gathered.sources[origin].tolist() if len(gathered.rows) else []
@@ -307,14 +311,14 @@ class Ranker:
         article_ids = pool.ids[chosen].tolist()
         sections = pool.section_names
         seeds = reader.seeds
+        sources = self.sources
         items: list[FeedItem] = []
-        for k, (row, values) in enumerate(zip(order, table.tolist(), strict=True)):
-            breakdown = dict(zip(BREAKDOWN_KEYS, values, strict=True))
+        for k, (row, values) in enumerate(zip(order, table.T.tolist(), strict=True)):
             seed_id: int | None = None
             if row in pinned:
                 source_name, reason = PIN_SOURCE, PIN_REASON
             else:
-                source = self.sources[source_of[k]]
+                source = sources[source_of[k]]
                 seed = seed_of[k]
                 source_name, reason = source.name, source.reason(pool, reader, row, seed)
                 if 0 <= seed < len(seeds):
@@ -322,10 +326,10 @@ class Ranker:
             items.append(
                 FeedItem(
                     article_id=article_ids[k],
-                    score=breakdown["score"],
+                    score=values[_SCORE],
                     source=source_name,
                     reason=reason,
-                    breakdown=breakdown,
+                    breakdown=Breakdown(BREAKDOWN_KEYS, _BREAKDOWN_INDEX, values),
                     section=sections[row],
                     seed_id=seed_id,
                 )

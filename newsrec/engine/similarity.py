@@ -28,6 +28,9 @@ class ReaderSims:
     seed_weights: np.ndarray  # float32 (s,)
     seed_positions: np.ndarray  # int64 (s,)
     seed_rows: np.ndarray  # int64 (s,)
+    # weighted max of ``interest`` over its rows clipped to [0, 1] (None when no interest has
+    # weight): computed once per chunk, shared by the interest source and relevance
+    interest_best: np.ndarray | None = None  # float32 (n,)
 
     @classmethod
     def for_reader(cls, pool: Pool, reader: ReaderState, max_seeds: int = 20) -> ReaderSims:
@@ -36,7 +39,9 @@ class ReaderSims:
     def relevance(self, pool: Pool, rows: np.ndarray) -> np.ndarray:
         """Best weighted similarity of ``rows`` to any interest or seed vector, in [0, 1]."""
         best = np.zeros(len(rows), np.float32)
-        if len(rows) and len(self.interest_weights):
+        if len(rows) and self.interest_best is not None:
+            best = self.interest_best[rows]  # already in [0, 1]
+        elif len(rows) and len(self.interest_weights):
             best = np.maximum(best, weighted_max(self.interest[:, rows], self.interest_weights))
         if len(rows) and len(self.seed_weights) and self.seed_weights.max() > 0:
             # (rows x d) @ (d x seeds): the faster orientation for BLAS with a handful of seeds
@@ -111,8 +116,9 @@ def batch_similarities(
         )
     n = len(pool)
     product = np.stack(vectors) @ pool.embeddings.T if vectors else np.zeros((0, n), np.float32)
+    bests = _interest_bests(product, layout)
     out: list[ReaderSims] = []
-    for start, k, *arrays in layout:
+    for (start, k, *arrays), best in zip(layout, bests, strict=True):
         interest_weights, seed_vectors_, seed_weights, seed_positions, seed_rows = arrays
         out.append(
             ReaderSims(
@@ -122,6 +128,22 @@ def batch_similarities(
                 seed_weights=seed_weights,
                 seed_positions=seed_positions,
                 seed_rows=seed_rows,
+                interest_best=best,
             )
         )
     return out
+
+
+def _interest_bests(product: np.ndarray, layout: list[tuple]) -> list[np.ndarray | None]:
+    """Every reader's :func:`weighted_max` of its interest rows, clipped to [0, 1]."""
+    bests: list[np.ndarray | None] = []
+    for start, k, weights, *_ in layout:
+        top = float(weights.max()) if k else 0.0
+        if top <= 0:
+            bests.append(None)
+        elif k == 1:
+            bests.append(np.clip(product[start], 0.0, 1.0))  # one vector: its weight scales to 1
+        else:
+            sims = product[start : start + k] * (weights / top)[:, None]
+            bests.append(np.clip(sims.max(axis=0), 0.0, 1.0))
+    return bests

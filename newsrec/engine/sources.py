@@ -174,7 +174,9 @@ class InterestSource(CandidateSource):
         sims = query.sims
         if len(sims.interest) == 0 or sims.interest_weights.max() <= 0:
             return Candidates.empty()
-        if len(sims.interest) == 1:
+        if sims.interest_best is not None:
+            best = sims.interest_best  # already clipped
+        elif len(sims.interest) == 1:
             best = np.clip(sims.interest[0], 0.0, 1.0)  # one vector: its weight scales to 1
         else:
             weights = sims.interest_weights / sims.interest_weights.max()

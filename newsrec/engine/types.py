@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -137,6 +137,40 @@ class Conflict:
     message: str
     article_id: int | None = None
     rule_id: int | None = None
+
+
+class Breakdown(Mapping[str, float]):
+    """A read-only score breakdown: fixed keys over one tuple of values (a feed holds thousands,
+    and a dict per item cost more than ranking it)."""
+
+    __slots__ = ("_index", "_keys", "_values")
+
+    def __init__(self, keys: tuple[str, ...], index: Mapping[str, int], values: Sequence[float]):
+        self._keys = keys
+        self._index = index  # key -> position, shared by every breakdown with these keys
+        self._values = tuple(values)
+
+    def __getitem__(self, key: str) -> float:
+        return self._values[self._index[key]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def values(self) -> tuple[float, ...]:  # type: ignore[override]
+        """The values in key order (a tuple: cheaper than a view, and just as read-only)."""
+        return self._values
+
+    def __repr__(self) -> str:
+        return repr(dict(zip(self._keys, self._values, strict=True)))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Breakdown, (self._keys, dict(self._index), self._values))
 
 
 @dataclass(frozen=True)
