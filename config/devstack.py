@@ -186,7 +186,9 @@ def run_demo(stack: Stack, argv: list[str]) -> int:
     schedule = str(DATA / "celerybeat-schedule")
     stack.spawn("celery beat", [celery, "-A", "config", "beat", "-l", "INFO", "-s", schedule])
     bind = f"127.0.0.1:{args.port}"
-    stack.spawn("web", [str(py_bin / "gunicorn"), "config.wsgi", "-b", bind, "-w", "2"])
+    # gthread, as in the Docker image: keep-alive connections, database waits overlapped.
+    web = [str(py_bin / "gunicorn"), "config.wsgi", "-b", bind, "-w", "2"]
+    stack.spawn("web", [*web, "--worker-class", "gthread", "--threads", "4"])
     base = f"http://127.0.0.1:{args.port}"
     print(
         "\n"

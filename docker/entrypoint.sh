@@ -9,9 +9,13 @@ case "$command" in
     web)
         # Migrations run here only, so worker and beat wait for a healthy web (see compose.yml).
         python manage.py migrate --noinput
+        # gthread: sync workers close every connection after one request and queue behind
+        # slow clients; threads keep connections alive and overlap database waits (bench/read.py).
         exec gunicorn config.wsgi \
             --bind "0.0.0.0:${PORT:-8000}" \
             --workers "${WEB_CONCURRENCY:-2}" \
+            --worker-class gthread \
+            --threads "${GUNICORN_THREADS:-4}" \
             --timeout "${GUNICORN_TIMEOUT:-60}" \
             --access-logfile - \
             --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" \

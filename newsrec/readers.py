@@ -35,7 +35,16 @@ def cookie_set(response: HttpResponse, token: str) -> None:
     )  # fmt: skip
 
 
+def _find(**lookup: Any) -> Reader | None:
+    """The reader matching a unique lookup, in one short query (first() would add an ORDER BY)."""
+    return next(iter(Reader.objects.filter(**lookup)[:1]), None)
+
+
 def _get_or_create(**lookup: Any) -> Reader:
+    # Nearly always the reader exists: one plain SELECT, no transaction (savepoint) round trips.
+    reader = _find(**lookup)
+    if reader is not None:
+        return reader
     try:
         with transaction.atomic():
             reader, _ = Reader.objects.get_or_create(**lookup)
@@ -56,7 +65,7 @@ def reader_for_client_id(*, client_id: str) -> Reader:
 def reader_for_cookie(*, token: str | None, create: bool) -> tuple[Reader | None, str | None]:
     """The anonymous reader of a cookie token; with ``create``, a new one (and token) if none."""
     if token:
-        reader = Reader.objects.filter(client_id=f"cookie:{token}", user__isnull=True).first()
+        reader = _find(client_id=f"cookie:{token}", user__isnull=True)
         if reader is not None or not create:
             return reader, token
     if not create:
@@ -72,9 +81,7 @@ def reader_for_request(request: Any, *, create: bool) -> tuple[Reader | None, st
     """
     user = getattr(request, "user", AnonymousUser())
     if user.is_authenticated and isinstance(user, AbstractBaseUser):
-        reader = (
-            reader_for_user(user=user) if create else Reader.objects.filter(user_id=user.pk).first()
-        )
+        reader = reader_for_user(user=user) if create else _find(user_id=user.pk)
         return reader, None
     current = cookie_reader_id(request)
     reader, token = reader_for_cookie(token=current, create=create)

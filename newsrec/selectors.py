@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
+from django.db import connection
 from django.db.models import Count, QuerySet, Subquery
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from newsrec.conf import newsrec_settings
-from newsrec.models import Article, Event, EventKind, Reader
+from newsrec.models import Article, ArticleStatus, Event, EventKind, Reader
 
 
 def article_list(
@@ -66,10 +69,14 @@ def article_related(*, article: Article, limit: int | None = None) -> list[Artic
 
 
 def section_names() -> list[str]:
-    """Sections that have live articles, alphabetically."""
-    # order_by() first: the model's default ordering would otherwise make DISTINCT per row.
-    names = Article.objects.published().order_by("section").values_list("section", flat=True)
-    return [s for s in names.distinct() if s]
+    """Sections that have live articles, alphabetically (memoised for SHARED_READ_SECONDS)."""
+
+    def query() -> tuple[str, ...]:
+        # order_by() first: the model's default ordering would otherwise make DISTINCT per row.
+        names = Article.objects.published().order_by("section").values_list("section", flat=True)
+        return tuple(s for s in names.distinct() if s)
+
+    return list(_shared_read(("section_names",), query))
 
 
 def article_with_embedding(*, pk: int) -> Article | None:
@@ -78,16 +85,56 @@ def article_with_embedding(*, pk: int) -> Article | None:
 
 # --- Reader site reads ---------------------------------------------------------------------
 
+# What story cards, rails and the feed tag show: loading only these keeps pages cheap. Other
+# fields of a card's article still load when read, one query each.
+CARD_FIELDS = ("id", "title", "lead", "section", "published_at", "url", "status", "embargo_until")
+
+# Blocks that are the same for every reader (section blocks, trending, section names) are
+# memoised per process for this long; a reader's hidden articles are dropped afterwards, and
+# withdrawn articles (feeds.withdrawn_ids) at once.
+SHARED_READ_SECONDS = 30.0
+_shared: dict[tuple[Any, ...], tuple[float, Any]] = {}
+T = TypeVar("T")
+
+
+def _shared_read(key: tuple[Any, ...], query: Callable[[], T]) -> T:
+    """``query()``, memoised per process for SHARED_READ_SECONDS; keep results immutable.
+
+    Inside a transaction the database answers: a memo must hold only committed rows, and a
+    transaction must see its own writes.
+    """
+    if connection.in_atomic_block:
+        return query()
+    now = time.monotonic()
+    hit = _shared.get(key)
+    if hit is not None and now - hit[0] < SHARED_READ_SECONDS:
+        return hit[1]  # type: ignore[no-any-return]
+    value = query()
+    _shared[key] = (now, value)  # threads may race to refresh it: the same rows either way
+    return value
+
+
+def shared_reads_clear() -> None:
+    """Forget the memoised shared blocks (tests; after bulk changes in this process)."""
+    _shared.clear()
+
+
+def _still_live(article: Article, gone: frozenset[int], now: datetime) -> bool:
+    """A memoised article may have been withdrawn (retracted, deleted) since it was read."""
+    return (
+        article.pk not in gone
+        and article.status == ArticleStatus.PUBLISHED
+        and (article.published_at is None or article.published_at <= now)
+        and (article.embargo_until is None or article.embargo_until <= now)
+    )  # Article.is_live, with one clock for the whole page
+
 
 def articles_live_by_id(*, ids: Iterable[int]) -> dict[int, Article]:
-    """Live articles among ``ids`` (without body and vector), keyed by id; one query."""
+    """Live articles among ``ids`` (CARD_FIELDS only), keyed by id; one query."""
     wanted = {int(i) for i in ids if i is not None}
     if not wanted:
         return {}
-    return {
-        a.pk: a
-        for a in Article.objects.published().defer("body", "embedding").filter(pk__in=wanted)
-    }
+    return {a.pk: a for a in Article.objects.published().only(*CARD_FIELDS).filter(pk__in=wanted)}
 
 
 def reader_hidden_article_ids(*, reader: Reader | None) -> set[int]:
@@ -105,21 +152,69 @@ def reader_hidden_article_ids(*, reader: Reader | None) -> set[int]:
     )
 
 
-def articles_trending(
-    *, limit: int = 5, hours: float = 48.0, exclude: Iterable[int] = ()
-) -> list[Article]:
-    """Live articles with the most clicks in the last ``hours``, most clicked first."""
-    skip = set(exclude)
+TRENDING_SCAN = 60  # memoised click ranking: room for exclusions and articles gone since
+
+
+def _trending_query(*, hours: float, skip: set[int], rows: int) -> list[tuple[int, int]]:
     since = timezone.now() - timedelta(hours=hours)
-    counts = list(
+    return list(
         Event.objects.filter(kind=EventKind.CLICK, occurred_at__gte=since)
         .exclude(article_id__in=skip)
         .values("article_id")
         .annotate(clicks=Count("id"))
-        .order_by("-clicks", "-article_id")[: limit * 3]  # room for ones no longer live
+        .order_by("-clicks", "-article_id")
+        .values_list("article_id", "clicks")[:rows]
     )
-    live = articles_live_by_id(ids=[row["article_id"] for row in counts])
-    return [live[row["article_id"]] for row in counts if row["article_id"] in live][:limit]
+
+
+def articles_trending(
+    *, limit: int = 5, hours: float = 48.0, exclude: Iterable[int] = ()
+) -> list[Article]:
+    """Live articles with the most clicks in the last ``hours``, most clicked first.
+
+    The ranking and its articles are memoised (SHARED_READ_SECONDS); the exclusions are applied
+    to the memo, and when they leave too few candidates the database answers instead.
+    """
+    from newsrec.feeds import withdrawn_ids
+
+    skip = set(exclude)
+    rows = limit * 3  # room for ones no longer live
+
+    def ranking() -> tuple[tuple[tuple[int, int], ...], bool, dict[int, Article]]:
+        counts = _trending_query(hours=hours, skip=set(), rows=TRENDING_SCAN)
+        live = articles_live_by_id(ids=[pk for pk, _ in counts])
+        return tuple(counts), len(counts) < TRENDING_SCAN, live
+
+    counts, complete, memo = _shared_read(("trending", hours), ranking)
+    candidates = [pk for pk, _ in counts if pk not in skip][:rows]
+    if len(candidates) < rows and not complete:
+        candidates = [pk for pk, _ in _trending_query(hours=hours, skip=skip, rows=rows)]
+        live = articles_live_by_id(ids=candidates)
+    else:
+        gone, now = withdrawn_ids(), timezone.now()
+        live = {pk: a for pk, a in memo.items() if _still_live(a, gone, now)}
+    return [live[pk] for pk in candidates if pk in live][:limit]
+
+
+SECTION_SPARE = 5  # memoised extra articles per section, for readers who hid some
+
+
+def _section_newest(*, keep: int, scan: int, skip: set[int]) -> dict[str, list[Article]]:
+    """The newest ``keep`` live articles per section among the newest ``scan``, minus ``skip``."""
+    newest = (
+        Article.objects.published()
+        .exclude(section="")
+        .only(*CARD_FIELDS)
+        .order_by("-published_at", "-id")[:scan]
+    )
+    blocks: dict[str, list[Article]] = {}
+    for article in newest:
+        if article.pk in skip:
+            continue
+        block = blocks.setdefault(article.section, [])
+        if len(block) < keep:
+            block.append(article)
+    return dict(sorted(blocks.items()))
 
 
 def section_latest(
@@ -129,23 +224,29 @@ def section_latest(
 
     Only the newest ``scan`` live articles are looked at (one short index scan, narrow rows),
     which keeps the front page cheap on a large archive; a section with nothing among them is
-    left out rather than dated.
+    left out rather than dated. The blocks are memoised (SHARED_READ_SECONDS) with a few spare
+    articles each; when a reader's exclusions use them up, the database answers instead.
     """
+    from newsrec.feeds import withdrawn_ids
+
+    keep = per_section + SECTION_SPARE
+
+    def newest() -> dict[str, tuple[Article, ...]]:
+        return {
+            name: tuple(block)
+            for name, block in _section_newest(keep=keep, scan=scan, skip=set()).items()
+        }
+
     skip = set(exclude)
-    newest = (
-        Article.objects.published()
-        .exclude(section="")
-        .only("id", "title", "section", "published_at")
-        .order_by("-published_at", "-id")[:scan]
-    )
+    gone, now = withdrawn_ids(), timezone.now()
     blocks: dict[str, list[Article]] = {}
-    for article in newest:
-        if article.pk in skip:
-            continue
-        block = blocks.setdefault(article.section, [])
-        if len(block) < per_section:
-            block.append(article)
-    return dict(sorted(blocks.items()))
+    for name, candidates in _shared_read(("section_latest", keep, scan), newest).items():
+        block = [a for a in candidates if a.pk not in skip and _still_live(a, gone, now)]
+        if len(block) < per_section and len(candidates) == keep:  # there may be more
+            return _section_newest(keep=per_section, scan=scan, skip=skip)
+        if block:
+            blocks[name] = block[:per_section]
+    return blocks
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,11 @@ def _device(request: HttpRequest) -> str:
 def _latest_cards(
     *, section: str | None = None, exclude: set[int], limit: int, reason: str = ""
 ) -> list[FeedCard]:
-    qs = selectors.article_list(section=section).exclude(pk__in=exclude)[:limit]
+    qs = (
+        selectors.article_list(section=section)
+        .only(*selectors.CARD_FIELDS)
+        .exclude(pk__in=exclude)[:limit]
+    )
     return [FeedCard(article=a, reason=reason) for a in qs]
 
 

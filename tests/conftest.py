@@ -89,8 +89,9 @@ def _process_memos() -> Iterator[None]:
     """Per-process memos (live rules, pool, withdrawn ids) must not leak between tests."""
     yield
     from editorial.compiler import _live_cache
-    from newsrec import feeds
+    from newsrec import feeds, selectors
 
     _live_cache.clear()
     feeds.pool_cache_clear()
     feeds._withdrawn_local.clear()
+    selectors.shared_reads_clear()

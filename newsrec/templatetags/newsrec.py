@@ -11,17 +11,25 @@ Override ``newsrec/tags/feed.html`` and ``newsrec/tags/related.html`` to change 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from functools import lru_cache
+from html import escape
 from typing import Any
 
 import nh3
 from django import template
+from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html_join
+from django.utils.html import avoid_wrapping, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timesince import timesince
+from django.utils.text import Truncator
+from django.utils.timesince import TIME_STRINGS
+from django.utils.translation import get_language
 
 from newsrec import readers, selectors
 from newsrec.events import device_from_user_agent
@@ -74,17 +82,169 @@ def newsrec_body(body: str | None) -> SafeString:
     return body_html(body)
 
 
+# Within a week only weeks, days, hours and minutes can show (timesince with depth=1).
+_AGO_UNITS = ((7 * 86_400, "week"), (86_400, "day"), (3_600, "hour"), (60, "minute"))
+
+
+@lru_cache(maxsize=1024)
+def _ago_text(language: str | None, unit: str, count: int) -> str:
+    # Keyed by the active language: the strings are translated.
+    return f"{avoid_wrapping(TIME_STRINGS[unit] % {'num': count})} ago"
+
+
+@lru_cache(maxsize=4096)
+def _date_text(language: str | None, moment: datetime) -> str:
+    return date_format(moment, "j F Y")
+
+
+def _ago(moment: datetime, now: datetime, language: str | None) -> str:
+    seconds = (now - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds > 7 * 86_400:
+        return _date_text(language, moment)
+    size, unit = next(u for u in _AGO_UNITS if seconds >= u[0])
+    return _ago_text(language, unit, int(seconds // size))
+
+
 @register.filter(name="newsrec_ago")
 def newsrec_ago(moment: datetime | None) -> str:
-    """ "5 minutes ago", "3 hours ago", "2 days ago"; older than a week, the date."""
+    """ "5 minutes ago", "3 hours ago", "2 days ago"; older than a week, the date.
+
+    The same words as ``timesince(moment, depth=1)``, memoised per unit and count: a front
+    page shows about seventy of them.
+    """
     if moment is None:
         return ""
-    delta = timezone.now() - moment
-    if delta < timedelta(minutes=1):
-        return "just now"
-    if delta > timedelta(days=7):
-        return date_format(moment, "j F Y")
-    return f"{timesince(moment, depth=1)} ago"
+    return _ago(moment, timezone.now(), get_language())
+
+
+# --- Story cards ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _lead_html(lead: str) -> str:
+    """The ``truncatewords:32`` of a lead, escaped; leads repeat on every page, so memoised."""
+    return escape(Truncator(lead).words(32, truncate=" …"))
+
+
+def _csrf_input(context: template.Context) -> str:
+    """What ``{% csrf_token %}`` writes, computed once for a whole list of cards."""
+    token = context.get("csrf_token")
+    if not token or str(token) == "NOTPROVIDED":
+        return ""
+    return f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(str(token))}">'
+
+
+_PK_MARK = 987_654_321  # stands for the article id in the reversed URL
+_CARD_PAGE = "newsrec.card_page"  # the CardPage of the page being rendered (render_context)
+
+
+@dataclass(frozen=True)
+class CardPage:
+    """What every card of one page shares: URLs, the hide form's fields, the clock, the language."""
+
+    url_head: str  # an article's URL is url_head + id + url_tail
+    url_tail: str
+    form_head: str
+    form_fields: str
+    now: datetime
+    language: str | None
+    tz: tzinfo | None  # None: USE_TZ is off, times show as stored
+
+    @classmethod
+    def build(cls, *, csrf_input: str, next_url: str, surface: str = "") -> CardPage:
+        head, _mark, tail = reverse("newsrec:article", kwargs={"pk": _PK_MARK}).rpartition(
+            str(_PK_MARK)
+        )
+        return cls(
+            url_head=head,
+            url_tail=tail,
+            form_head=(
+                f'<form class="hide" method="post" action="{escape(reverse("newsrec:hide"))}" '
+                f"data-newsrec-hide>{csrf_input}\n"
+            ),
+            form_fields=(
+                f'<input type="hidden" name="surface" value="{escape(surface)}">'
+                f'<input type="hidden" name="next" value="{escape(next_url)}">\n'
+            ),
+            now=timezone.now(),
+            language=get_language(),
+            tz=timezone.get_current_timezone() if settings.USE_TZ else None,
+        )
+
+
+def cards_html(
+    cards: Iterable[Any], *, page: CardPage, compact: bool = False, hide_reason: bool = False
+) -> SafeString:
+    """Story cards (``FeedCard``) as ``<li>`` items, each with its "Not interested" form.
+
+    Built in Python rather than by including a card template: a front page has about seventy
+    cards and the template engine took most of its time. Markup is what readers and the
+    beacon script (data-newsrec-* attributes) rely on; change it with care.
+    """
+    css = "card card--compact" if compact else "card"
+    out: list[str] = []
+    for card in cards:
+        article = card.article
+        pk = int(article.pk)
+        title = escape(article.title)
+        out.append(f'<li class="{css}" data-newsrec-article="{pk}"')
+        if card.slot:
+            out.append(f' data-newsrec-slot="{int(card.slot)}"')
+        if card.recommendation_id:
+            out.append(f' data-newsrec-recommendation="{escape(card.recommendation_id)}"')
+        out.append(
+            f'>\n  <h3 class="card__title"><a href="{page.url_head}{pk}{page.url_tail}">{title}'
+            "</a></h3>\n"
+        )
+        if not compact and article.lead:
+            out.append(f'  <p class="card__lead">{_lead_html(article.lead)}</p>\n')
+        out.append('  <p class="meta">')
+        if article.section:
+            out.append(f'<span class="section">{escape(article.section)}</span> · ')
+        published = article.published_at
+        if published is None:
+            out.append('<time datetime=""></time></p>\n')
+        else:
+            # What |date:"c" writes: the time in the current time zone.
+            shown = published.astimezone(page.tz) if page.tz and published.tzinfo else published
+            stamp = shown.isoformat()
+            ago = escape(_ago(published, page.now, page.language))
+            out.append(f'<time datetime="{stamp}">{ago}</time></p>\n')
+        if card.reason and not hide_reason:
+            out.append(f'  <p class="reason">{escape(card.reason)}</p>\n')
+        out.append(
+            f"  {page.form_head}"
+            f'    <input type="hidden" name="article" value="{pk}">{page.form_fields}'
+            '    <button type="submit" class="hide__button">Not interested'
+            f'<span class="visually-hidden"> in “{title}”</span></button>\n'
+            "  </form>\n</li>\n"
+        )
+    return mark_safe("".join(out))  # every value above is escaped or an int
+
+
+@register.simple_tag(takes_context=True)
+def newsrec_cards(
+    context: template.Context,
+    cards: Iterable[Any],
+    compact: bool = False,
+    hide_reason: bool = False,
+) -> SafeString:
+    """``{% newsrec_cards cards compact=True %}``: the reader site's story cards (see cards_html).
+
+    The form's CSRF token, its ``next`` (this page) and the surface come from the context.
+    """
+    page = context.render_context.get(_CARD_PAGE)
+    if page is None:  # once per page: a front page has a dozen lists of cards
+        request = context.get("request")
+        page = CardPage.build(
+            csrf_input=_csrf_input(context),
+            next_url=request.get_full_path() if request is not None else "",
+            surface=str(context.get("surface") or ""),
+        )
+        context.render_context[_CARD_PAGE] = page
+    return cards_html(cards, page=page, compact=compact, hide_reason=hide_reason)
 
 
 def _reader_of(value: Any) -> Reader | None:
