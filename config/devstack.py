@@ -209,10 +209,26 @@ def run_demo(stack: Stack, argv: list[str]) -> int:
 
 
 def run_tests(stack: Stack, argv: list[str]) -> int:
-    stack.env["CELERY_QUEUE"] = f"newsrec-test-{os.getpid()}"
-    result = subprocess.run([sys.executable, "-m", "pytest", *argv], cwd=ROOT,
-                            env={**os.environ, **stack.env})  # fmt: skip
+    # Own queue and cache keys: a test run never sees the demo's (or another run's) state.
+    run = f"newsrec-test-{os.getpid()}"
+    stack.env["CELERY_QUEUE"] = run
+    stack.env["CACHE_KEY_PREFIX"] = run
+    try:
+        result = subprocess.run([sys.executable, "-m", "pytest", *argv], cwd=ROOT,
+                                env={**os.environ, **stack.env})  # fmt: skip
+    finally:
+        _redis_forget(stack.env["REDIS_URL"], f"{run}*")
     return result.returncode
+
+
+def _redis_forget(url: str, pattern: str) -> None:
+    """Delete the keys a test run left (its cache entries and its queue)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=pattern, count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 def main(argv: list[str] | None = None) -> int:
