@@ -55,14 +55,16 @@ def article_related(*, article: Article, limit: int | None = None) -> list[Artic
             .order_by("distance")
             .values("pk")[: limit * widen + 1]
         )
-        related: list[Article] = list(
+        # Sorted here, not in SQL: an outer ORDER BY distance would send PostgreSQL back to
+        # the HNSW index with the IN filter, which can stop short of ``limit`` rows.
+        live = (
             Article.objects.published()
             .filter(pk__in=Subquery(nearest))
             .exclude(pk=article.pk)
             .defer("body", "embedding")
             .annotate(distance=CosineDistance("embedding", article.embedding))
-            .order_by("distance")[:limit]
         )
+        related: list[Article] = sorted(live, key=lambda a: (a.distance, a.pk))[:limit]
         if len(related) == limit:
             break
     return related
