@@ -46,19 +46,27 @@ def plain_encode(texts: list[str], *, batch_size: int) -> tuple[float, float]:
 
 
 class Worker:
-    """One real Celery worker process (prefork, concurrency 1) on this run's own queue."""
+    """One real Celery worker (prefork, ``concurrency`` processes) on this run's own queue.
 
-    def __init__(self, queue: str) -> None:
+    Each process gets ``threads // concurrency`` torch threads (NEWSREC_TORCH_THREADS), as the
+    project's own workers do, so the worker uses exactly the CPUs that plain encode uses.
+    """
+
+    def __init__(self, queue: str, *, concurrency: int = 1, threads: int = 1) -> None:
         self.queue = queue
         self.name = f"bench-{os.getpid()}@{os.uname().nodename}"
         (ROOT / ".data").mkdir(exist_ok=True)
         self.log_path = ROOT / ".data" / "bench-worker.log"
         self._log = self.log_path.open("wb")
+        each = str(max(1, threads // concurrency))
+        per_process = {"NEWSREC_TORCH_THREADS": each, "OMP_NUM_THREADS": each}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "1",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
+             "-c", str(concurrency),
              "--pool", "prefork", "-l", "WARNING", "-n", f"bench-{os.getpid()}@%h",
              "--without-heartbeat", "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env={**os.environ, "DB_CONN_MAX_AGE": "60"}, stdout=self._log,
+            cwd=ROOT, env={**os.environ, "DB_CONN_MAX_AGE": "60", **per_process},
+            stdout=self._log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
@@ -151,7 +159,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     with connection.cursor() as cursor:  # a throwaway database: start from an empty catalogue
         cursor.execute(f"TRUNCATE {Article._meta.db_table} RESTART IDENTITY CASCADE")
-    worker = Worker(os.environ["CELERY_QUEUE"])
+    worker = Worker(os.environ["CELERY_QUEUE"], concurrency=args.concurrency, threads=args.threads)
     try:
         worker.wait_ready()
         # Warm-up through the same path, so that the model load is not counted below.
@@ -197,6 +205,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "embedding_batch_size": batch_size,
         "upsert_batch": args.upsert_batch,
         "threads": args.threads,
+        "worker_processes": args.concurrency,
     }
 
 
@@ -205,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     add = parser.add_argument
     add("--limit", type=int, help="read only the first N lines of the file")
     add("--threads", type=int, default=default_threads(),
-        help="torch threads, in this process and the worker (default: all CPUs)")  # fmt: skip
+        help="torch threads of plain encode, shared by the worker processes")  # fmt: skip
+    add("--concurrency", type=int, default=default_threads(),
+        help="worker processes, as the demo's worker runs (default: one per CPU)")  # fmt: skip
     add("--database", default=DEFAULT_DATABASE,
         help=f"benchmark database, emptied first (default {DEFAULT_DATABASE})")  # fmt: skip
     add("--upsert-batch", type=int, default=500,

@@ -23,9 +23,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-# Workers: numpy's OpenBLAS on one thread per process. The feed engine's products are small, and
-# threaded BLAS on a few cores is many times slower for them (torch keeps its own threads).
-WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1"}
+# Workers run one process per core, each single-threaded: numpy's OpenBLAS (the feed engine's
+# products are small; threaded BLAS is many times slower for them) and torch (embedding: two
+# one-thread processes keep both cores busy while either writes to the database).
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "NEWSREC_TORCH_THREADS": "1"}
 DATA = ROOT / ".data"
 PG_SETTINGS = {
     # Keep the HNSW index in memory (bench/related.py) and allow a worker pool plus gunicorn.

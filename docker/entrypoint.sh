@@ -22,9 +22,10 @@ case "$command" in
             "$@"
         ;;
     worker)
-        # numpy's OpenBLAS on one thread: the feed engine's small products run many times
-        # faster than with threads contending for the cores (torch keeps its own threads)
+        # One process per core, each single-threaded (numpy's OpenBLAS and torch): the feed
+        # engine's small products and the embedding batches run fastest that way
         export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+        export NEWSREC_TORCH_THREADS="${NEWSREC_TORCH_THREADS:-1}"
         exec celery -A config worker \
             --loglevel "${LOG_LEVEL:-INFO}" \
             --concurrency "${CELERY_CONCURRENCY:-2}" \

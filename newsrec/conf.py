@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_BATCH_SIZE": 64,
     # Articles per Celery embed task. Tasks get articles of similar text length (less padding)
     # and several forward passes each, so the per-task overhead and DB write are amortised.
-    "EMBEDDING_TASK_SIZE": 256,
+    "EMBEDDING_TASK_SIZE": 128,
     # Retries of a failed embedding before the article is left marked "failed".
     "EMBEDDING_MAX_RETRIES": 5,
     # Adapter class for host-site hooks (how to map a CMS model, who the reader is).

@@ -31,6 +31,11 @@ class SentenceTransformerEmbedder(Embedder):
     def model(self) -> Any:
         from sentence_transformers import SentenceTransformer
 
+        threads = os.environ.get("NEWSREC_TORCH_THREADS")
+        if threads:  # e.g. 1 in each of N worker processes on N cores: no oversubscription
+            import torch
+
+            torch.set_num_threads(max(1, int(threads)))
         name = self.model_name or packaged_model_path()
         return SentenceTransformer(name, device=os.environ.get("NEWSREC_DEVICE", "cpu"))
 
