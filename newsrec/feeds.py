@@ -279,6 +279,8 @@ def breakdown_of(item: dict[str, Any]) -> dict[str, float]:
     from newsrec.engine.ranker import BREAKDOWN_KEYS
 
     return dict(zip(BREAKDOWN_KEYS, item.get("breakdown") or (), strict=False))
+
+
 _JSON = json.JSONEncoder(check_circular=False, separators=(",", ":"))
 
 

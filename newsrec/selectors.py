@@ -64,7 +64,7 @@ def article_related(*, article: Article, limit: int | None = None) -> list[Artic
             .defer("body", "embedding")
             .annotate(distance=CosineDistance("embedding", article.embedding))
         )
-        related: list[Article] = sorted(live, key=lambda a: (a.distance, a.pk))[:limit]
+        related: list[Article] = list(sorted(live, key=lambda a: (a.distance, a.pk))[:limit])
         if len(related) == limit:
             break
     return related
