@@ -152,6 +152,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "newsrec.tasks.embed_missing",
         "schedule": 300.0,
     },
+    "newsrec-covisits-refresh": {  # before the feeds refresh that uses it
+        "task": "newsrec.tasks.covisits_refresh",
+        "schedule": 900.0,
+    },
     "newsrec-feeds-refresh": {
         "task": "newsrec.tasks.feeds_rebuild_all",
         "schedule": 900.0,

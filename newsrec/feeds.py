@@ -89,7 +89,61 @@ def pool_load(*, now: float | None = None) -> Pool:
                 trending=clicks / (age_hours + 2.0) ** 1.5,
             )
         )
-    return Pool.from_articles(metas, dimensions=int(newsrec_settings.EMBEDDING_DIMENSIONS))
+    return Pool.from_articles(
+        metas, covisits=covisits_cached(), dimensions=int(newsrec_settings.EMBEDDING_DIMENSIONS)
+    )
+
+
+# --- Co-visitation ("readers of this also read") -----------------------------------------------
+
+COVISITS_KEY = "newsrec:covisits"
+_COVISITS_SQL = """
+WITH engaged AS (
+    SELECT DISTINCT reader_id, article_id FROM newsrec_event
+    WHERE occurred_at >= %s AND profiling_allowed AND kind = ANY(%s)
+), pairs AS (
+    SELECT a.article_id AS article, b.article_id AS other, count(*) AS readers
+    FROM engaged a JOIN engaged b ON a.reader_id = b.reader_id AND a.article_id <> b.article_id
+    GROUP BY 1, 2 HAVING count(*) >= %s
+), ranked AS (
+    SELECT article, other, readers,
+           row_number() OVER (PARTITION BY article ORDER BY readers DESC, other) AS position
+    FROM pairs
+)
+SELECT article, other, readers FROM ranked WHERE position <= %s ORDER BY article, position
+"""
+
+
+def covisits_compute(
+    *, days: int = 14, min_readers: int = 2, per_article: int = 20
+) -> dict[int, list[tuple[int, float]]]:
+    """For each article, the articles most often read by the same readers (last ``days``)."""
+    engaged = (EventKind.CLICK, EventKind.READ, EventKind.DWELL, EventKind.FINISH, EventKind.SHARE)
+    since = timezone.now() - timedelta(days=days)
+    out: dict[int, list[tuple[int, float]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COVISITS_SQL, [since, [str(k) for k in engaged], min_readers, per_article]
+        )
+        for article, other, readers in cursor.fetchall():
+            out.setdefault(article, []).append((other, float(readers)))
+    return out
+
+
+def covisits_refresh() -> int:
+    """Recompute co-visitation (a periodic task) and share it with every worker through the cache;
+    pools loaded afterwards use it. Returns the number of articles with neighbours."""
+    from django.core.cache import cache
+
+    covisits = covisits_compute()
+    cache.set(COVISITS_KEY, covisits, timeout=2 * 86400)
+    return len(covisits)
+
+
+def covisits_cached() -> dict[int, list[tuple[int, float]]]:
+    from django.core.cache import cache
+
+    return cache.get(COVISITS_KEY) or {}
 
 
 def _vectors_load(article_ids: list[int]) -> np.ndarray:

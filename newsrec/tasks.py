@@ -95,6 +95,12 @@ def feeds_rebuild_all() -> str:
     return feeds.fanout_start(enqueue=feeds_rebuild_readers.delay)
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def covisits_refresh() -> int:
+    """Periodic: recompute "readers of this also read" from recent reading."""
+    return feeds.covisits_refresh()
+
+
 def feeds_refresh_soon(delay_seconds: int = 30) -> None:
     """Debounced global refresh: many article changes within the delay cost one fan-out."""
     from django.core.cache import cache

@@ -148,3 +148,29 @@ def test_a_retracted_article_leaves_stored_feeds_at_once(
     assert after is not None
     assert first.pk not in [item["article_id"] for item in after.items]
     assert len(after.items) == len(view.items) - 1
+
+
+@pytest.mark.django_db
+def test_covisitation_feeds_readers_of_this_also_read(catalogue: list[Any]) -> None:
+    a, b, c = catalogue[0], catalogue[10], catalogue[21]
+    for n in range(3):  # three readers read both a and b; one also read c
+        _reader_who_read([a, b] + ([c] if n == 0 else []))
+    covisits = feeds.covisits_compute()
+    assert covisits[a.pk] == [(b.pk, 3.0)]  # c was read with a by one reader only: below 2
+    assert feeds.covisits_refresh() == 2
+    feeds.pool_cache_clear()
+    newcomer = _reader_who_read([a])
+    from newsrec.profiles import profile_rebuild
+
+    profile_rebuild(reader_id=newcomer.pk)
+    feeds.feeds_rebuild(reader_ids=[newcomer.pk])
+    assert b.pk in [i["article_id"] for i in Feed.objects.get(reader=newcomer).items]
+    import time
+
+    from newsrec.engine.sources import CovisitSource, Query
+    from newsrec.engine.types import Context
+
+    pool = feeds.pool_cached()
+    state = feeds.reader_states(reader_ids=[newcomer.pk])[0]
+    found = CovisitSource().candidates(Query.for_reader(pool, state, Context(now=time.time())))
+    assert pool.ids[found.rows].tolist() == [b.pk]
