@@ -122,9 +122,7 @@ def covisits_compute(
     since = timezone.now() - timedelta(days=days)
     out: dict[int, list[tuple[int, float]]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            _COVISITS_SQL, [since, [str(k) for k in engaged], min_readers, per_article]
-        )
+        cursor.execute(_COVISITS_SQL, [since, [str(k) for k in engaged], min_readers, per_article])
         for article, other, readers in cursor.fetchall():
             out.setdefault(article, []).append((other, float(readers)))
     return out
