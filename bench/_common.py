@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -157,3 +158,14 @@ class Timer:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.start
+
+
+def run_guarded(stack: Stack, body: Callable[[], None]) -> int:
+    """Run a benchmark's body: exit code 0, or 130 on Ctrl-C; the stack is stopped either way."""
+    try:
+        body()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        stack.shutdown()
+    return 0

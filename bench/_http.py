@@ -336,3 +336,14 @@ class CpuMeter:
             after = _cpu(pids())
             spent[name] = sum(t - before.get(pid, 0.0) for pid, t in after.items())
         return spent
+
+
+def parse_servers(parser: Any, text: str) -> list[ServerConfig]:
+    """The --servers option (``WORKERS:CLASS[:THREADS],...``), or a parser error."""
+    try:
+        configs = [ServerConfig.parse(s.strip()) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not configs:
+        parser.error("--servers names no set-up")
+    return configs

@@ -23,6 +23,7 @@ from _common import (
     emit,
     huffpost_rows,
     log,
+    run_guarded,
     setup,
 )
 
@@ -229,13 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         database=args.database, threads=args.threads, eager=False,
         queue=f"newsrec-bench-{os.getpid()}",
     )  # fmt: skip
-    try:
-        emit(run(args))
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        stack.shutdown()
-    return 0
+    return run_guarded(stack, lambda: emit(run(args)))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from _http import (
     Request,
     ServerConfig,
     load,
+    parse_servers,
     percentiles,
     postgres_backends,
     process_tree,
@@ -397,12 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     add("--database", default=DEFAULT_DATABASE,
         help=f"benchmark database, emptied first (default {DEFAULT_DATABASE})")  # fmt: skip
     args = parser.parse_args(argv)
-    try:
-        configs = [ServerConfig.parse(s.strip()) for s in args.servers.split(",") if s.strip()]
-    except ValueError as exc:
-        parser.error(str(exc))
-    if not configs:
-        parser.error("--servers names no set-up")
+    configs = parse_servers(parser, args.servers)
     if args.batches < 1 or args.clients < 1 or args.readers < 1 or args.articles < 1:
         parser.error("--batches, --clients, --readers and --articles must be at least 1")
     if not 1 <= args.size <= 100:

@@ -21,7 +21,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from _common import Timer, default_threads, emit, log, setup
+from _common import Timer, default_threads, emit, log, run_guarded, setup
 from _http import (
     CpuMeter,
     Gunicorn,
@@ -30,6 +30,7 @@ from _http import (
     ServerConfig,
     collectstatic,
     load,
+    parse_servers,
     percentiles,
     postgres_backends,
     process_tree,
@@ -260,17 +261,13 @@ def main(argv: list[str] | None = None) -> int:
     add("--database", default=DEFAULT_DATABASE,
         help=f"benchmark database (default {DEFAULT_DATABASE})")  # fmt: skip
     args = parser.parse_args(argv)
-    try:
-        configs = [ServerConfig.parse(s.strip()) for s in args.servers.split(",") if s.strip()]
-    except ValueError as exc:
-        parser.error(str(exc))
-    if not configs:
-        parser.error("--servers names no set-up")
+    configs = parse_servers(parser, args.servers)
     if args.clients < 1 or args.seconds <= 0 or not 0 <= args.paced < 1:
         parser.error("--clients >= 1, --seconds > 0 and 0 <= --paced < 1 are required")
     # Eager Celery: the demo's embedding and the readers' profile updates run here, at once.
     stack = setup(database=args.database, threads=default_threads(), eager=True)
-    try:
+
+    def body() -> None:
         log("collectstatic (pages need the static manifest with DEBUG off)")
         collectstatic()
         article_ids = demo_catalogue()
@@ -280,11 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         cookies = [cookie for _, cookie in made]
         for config in configs:
             emit(run_server(args, config, cookies, len(article_ids)))
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        stack.shutdown()
-    return 0
+
+    return run_guarded(stack, body)
 
 
 if __name__ == "__main__":

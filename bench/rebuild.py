@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 import numpy as np
-from _common import ROOT, Timer, emit, hnsw_index, huffpost_rows, log, setup
+from _common import ROOT, Timer, emit, hnsw_index, huffpost_rows, log, run_guarded, setup
 
 DEFAULT_DATABASE = "newsrec_bench_rebuild"
 SOURCE_DATABASE = "newsrec_bench"  # bench/embed.py's database: its vectors are reused if present
@@ -512,13 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(SINGLE_THREADED)
     stack = setup(database=args.database, threads=1, eager=False,
                   queue=f"newsrec-bench-rebuild-{os.getpid()}")  # fmt: skip
-    try:
-        emit(run(args))
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        stack.shutdown()
-    return 0
+    return run_guarded(stack, lambda: emit(run(args)))
 
 
 if __name__ == "__main__":

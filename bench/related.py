@@ -23,6 +23,7 @@ from _common import (
     hnsw_index,
     huffpost_rows,
     log,
+    run_guarded,
     setup,
 )
 
@@ -304,13 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--noise must be positive")
     # Eager tasks: articles upserted here are embedded in this process, nothing is left queued.
     stack = setup(database=args.database, threads=args.threads, eager=True)
-    try:
-        measure(args)
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        stack.shutdown()
-    return 0
+    return run_guarded(stack, lambda: measure(args))
 
 
 if __name__ == "__main__":
