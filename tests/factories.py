@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, cast
 
@@ -9,7 +10,7 @@ import factory
 import numpy as np
 from django.utils import timezone
 
-from newsrec.models import Article, ArticleStatus, Reader
+from newsrec.models import Article, ArticleStatus, Event, EventKind, Reader
 
 
 class ArticleFactory(factory.django.DjangoModelFactory[Article]):
@@ -60,3 +61,14 @@ def make_catalogue(
         )
         for i in range(count)
     ]
+
+
+def make_reader_who_finished(articles: Sequence[Article], *, seen: bool = False) -> Reader:
+    """A reader with one "finish" event per article (newest first), seen now if ``seen``."""
+    reader = ReaderFactory.create(last_seen=timezone.now() if seen else None)
+    for n, article in enumerate(articles):
+        Event.objects.create(
+            reader=reader, event_id=f"finish-{n}", kind=EventKind.FINISH, article=article,
+            occurred_at=timezone.now() - timedelta(minutes=n), dwell_seconds=120, read_depth=1.0,
+        )  # fmt: skip
+    return reader

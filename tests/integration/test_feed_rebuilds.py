@@ -8,9 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -20,9 +19,9 @@ from hypothesis import strategies as st
 
 from newsrec import feeds
 from newsrec.engine.rules import Cap, Diversity, Filters, Pin, Rules
-from newsrec.models import Event, EventKind, Feed, Reader
+from newsrec.models import Event, Feed
 from tests.conftest import ROOT, _database_url_for, wait_for
-from tests.factories import ReaderFactory, make_catalogue
+from tests.factories import make_catalogue, make_reader_who_finished
 
 SECTIONS = ["Sport", "Politics", "Culture", "Science", "Local"]
 
@@ -33,19 +32,9 @@ def catalogue() -> list[Any]:
     return list(make_catalogue(SECTIONS, 60, hours_apart=2, with_authors=True))
 
 
-def _reader(articles: list[Any], *, seen: bool = True) -> Reader:
-    reader = cast(Reader, ReaderFactory.create(last_seen=timezone.now() if seen else None))
-    for n, article in enumerate(articles):
-        Event.objects.create(
-            reader=reader, event_id=f"r{n}", kind=EventKind.FINISH, article=article,
-            occurred_at=timezone.now() - timedelta(minutes=n), dwell_seconds=90, read_depth=1.0,
-        )  # fmt: skip
-    return reader
-
-
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_rebuilds_of_one_reader_never_interleave(catalogue: list[Any]) -> None:
-    reader = _reader(catalogue[:2])
+    reader = make_reader_who_finished(catalogue[:2], seen=True)
     errors: list[BaseException] = []
 
     def rebuild() -> None:
@@ -90,7 +79,7 @@ def _spawn_worker(queue: str, name: str) -> subprocess.Popen[bytes]:
 def test_a_worker_killed_mid_rebuild_loses_nothing(catalogue: list[Any]) -> None:
     from newsrec.tasks import feeds_rebuild_readers
 
-    readers = [_reader([catalogue[i % 60]]) for i in range(40)]
+    readers = [make_reader_who_finished([catalogue[i % 60]], seen=True) for i in range(40)]
     ids = [r.pk for r in readers]
     feeds.feeds_rebuild(reader_ids=ids, rules=Rules(version=1))  # the feeds readers see now
     from editorial.models import RulesState
@@ -165,7 +154,9 @@ def test_every_materialised_feed_satisfies_every_active_rule(
         pins=tuple(Pin(article_id=by_index[p.article_id].pk, slot=p.slot) for p in rules.pins),
         diversity=rules.diversity,
     )
-    readers = [_reader([by_index[i] for i in sorted(h)], seen=True) for h in histories]
+    readers = [
+        make_reader_who_finished([by_index[i] for i in sorted(h)], seen=True) for h in histories
+    ]
     feeds.feeds_rebuild(reader_ids=[r.pk for r in readers], rules=rules, include_default=True)
     now = timezone.now()
     section_of = {a.pk: a.section for a in catalogue}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, cast
 
 import pytest
@@ -13,9 +12,9 @@ from editorial.models import Rule, RuleSet, RulesState
 from newsrec import feeds
 from newsrec.engine.rules import Rules
 from newsrec.engine.types import FeedResult
-from newsrec.models import Event, EventKind, Feed, Reader
+from newsrec.models import Feed, Reader
 from tests.conftest import wait_for
-from tests.factories import ReaderFactory, make_catalogue
+from tests.factories import ReaderFactory, make_catalogue, make_reader_who_finished
 
 SECTIONS = ["Sport", "Politics", "Culture", "Science"]
 
@@ -26,21 +25,11 @@ def catalogue() -> list[Any]:
     return list(make_catalogue(SECTIONS, 40))
 
 
-def _reader_who_read(articles: list[Any]) -> Reader:
-    reader = cast(Reader, ReaderFactory.create())
-    for n, article in enumerate(articles):
-        Event.objects.create(
-            reader=reader, event_id=f"e{n}", kind=EventKind.FINISH, article=article,
-            occurred_at=timezone.now() - timedelta(minutes=n), dwell_seconds=120, read_depth=1.0,
-        )  # fmt: skip
-    return reader
-
-
 @pytest.mark.django_db
 def test_rebuild_stores_a_full_feed_with_reasons_and_excludes_what_was_read(
     catalogue: list[Any],
 ) -> None:
-    reader = _reader_who_read(catalogue[:3])
+    reader = make_reader_who_finished(catalogue[:3])
     from newsrec.profiles import profile_rebuild
 
     profile_rebuild(reader_id=reader.pk)
@@ -103,7 +92,7 @@ def test_staff_only_endpoints(catalogue: list[Any]) -> None:
 def test_a_rule_change_reaches_every_feed_through_the_worker(
     catalogue: list[Any], celery_worker: object
 ) -> None:
-    readers = [_reader_who_read([catalogue[i]]) for i in range(6)]
+    readers = [make_reader_who_finished([catalogue[i]]) for i in range(6)]
     for reader in readers:
         reader.last_seen = timezone.now()
         reader.save(update_fields=["last_seen"])
@@ -154,12 +143,12 @@ def test_a_retracted_article_leaves_stored_feeds_at_once(
 def test_covisitation_feeds_readers_of_this_also_read(catalogue: list[Any]) -> None:
     a, b, c = catalogue[0], catalogue[10], catalogue[21]
     for n in range(3):  # three readers read both a and b; one also read c
-        _reader_who_read([a, b] + ([c] if n == 0 else []))
+        make_reader_who_finished([a, b] + ([c] if n == 0 else []))
     covisits = feeds.covisits_compute()
     assert covisits[a.pk] == [(b.pk, 3.0)]  # c was read with a by one reader only: below 2
     assert feeds.covisits_refresh() == 2
     feeds.pool_cache_clear()
-    newcomer = _reader_who_read([a])
+    newcomer = make_reader_who_finished([a])
     from newsrec.profiles import profile_rebuild
 
     profile_rebuild(reader_id=newcomer.pk)
