@@ -33,6 +33,7 @@ from editorial.models import (
     RuleSetStatus,
     RuleSetVersion,
     RulesState,
+    Scope,
     SectionMixSample,
     Variant,
     VariantKind,
@@ -102,13 +103,20 @@ class VersionInline(admin.TabularInline):
 @admin.register(RuleSet)
 class RuleSetAdmin(AuditedAdmin):
     form = RuleSetForm
-    list_display = ["name", "status_badge", "is_live", "starts_at", "ends_at", "modified"]
-    list_filter = ["status", "is_live"]
+    list_display = [
+        "name", "status_badge", "is_live", "scope_shown", "starts_at", "ends_at", "modified"
+    ]  # fmt: skip
+    list_filter = ["status", "is_live", "scope"]
     search_fields = ["name", "description"]
     inlines = [RuleInline, VersionInline]
     readonly_fields = ["status", "is_live"]
     fieldsets = [
         (None, {"fields": ["name", "description", "status", "is_live", "revision"]}),
+        ("Where", {"fields": ["scope", "scope_value"],
+                   "description": "One set is live per scope. A set for a section page, a device "
+                   "class or an experiment variant is applied there on top of the site-wide set: "
+                   "its blocklists, boosts, caps and pins add to the site-wide ones, and its "
+                   "freshness, max age and MMR settings replace them there."}),
         ("Schedule", {"fields": ["starts_at", "ends_at"],
                       "description": "Leave both empty to publish the set as the standing set."}),
     ]  # fmt: skip
@@ -126,6 +134,10 @@ class RuleSetAdmin(AuditedAdmin):
             obj.status,
             obj.get_status_display(),
         )
+
+    @admin.display(description="Scope", ordering="scope")
+    def scope_shown(self, obj: RuleSet) -> str:
+        return obj.scope_label
 
     def has_change_permission(self, request: HttpRequest, obj: RuleSet | None = None) -> bool:
         allowed = super().has_change_permission(request, obj)
@@ -174,11 +186,16 @@ class RuleSetAdmin(AuditedAdmin):
     def lookup_view(self, request: HttpRequest) -> JsonResponse:
         self._need(request, "editorial.view_ruleset")
         field = request.GET.get("field", "")
+        query = request.GET.get("q", "")[:200]
+        if field.startswith("scope:"):
+            results = selectors.scope_lookup(scope=field.removeprefix("scope:"), query=query)
+            return JsonResponse({"results": results})
         if field not in ("section", "tag", "author", "article"):
             return JsonResponse(
-                {"error": "field must be section, tag, author or article"}, status=400
+                {"error": "field must be section, tag, author, article or scope:<scope>"},
+                status=400,
             )
-        results = selectors.target_lookup(field=field, query=request.GET.get("q", "")[:200])
+        results = selectors.target_lookup(field=field, query=query)
         return JsonResponse({"results": results})
 
     def progress_view(self, request: HttpRequest) -> JsonResponse:
@@ -244,7 +261,10 @@ class RuleSetAdmin(AuditedAdmin):
             "rule_set": rule_set,
             "form": form,
             "allow_personal": allow_personal,
-            "live_set": RuleSet.objects.live().first(),
+            "live_set": RuleSet.objects.live().site().first(),
+            "scope_live_set": None
+            if rule_set.is_site_wide
+            else RuleSet.objects.live().in_scope(rule_set.scope, rule_set.scope_value).first(),
         }
         if form.is_valid():
             data = form.cleaned_data
@@ -292,8 +312,11 @@ class RuleSetAdmin(AuditedAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Editors' dashboard",
-            "live_set": RuleSet.objects.live().first(),
-            "standing_set": RuleSet.objects.standing().first(),
+            "live_set": RuleSet.objects.live().site().first(),
+            "standing_set": RuleSet.objects.standing().site().first(),
+            "scoped_live": RuleSet.objects.live()
+            .exclude(scope=Scope.SITE)
+            .order_by("scope", "name"),
             "scheduled": RuleSet.objects.scheduled().order_by("starts_at"),
             "drafts": RuleSet.objects.filter(status=RuleSetStatus.DRAFT).order_by("-modified")[:5],
             "progress": fanout_progress(),

@@ -1,20 +1,44 @@
-"""Compile the live rule set into the engine's frozen ``Rules``."""
+"""Compile live rule sets into the engine's frozen ``Rules``: site-wide, and layered per scope.
+
+The site-wide set shapes the stored feeds (``live_rules``). A set scoped to a section page, a
+device class or an experiment variant is layered over it when a feed is read there
+(``read_rules``): the rows of the site-wide set come first, then the variant's, the device's
+and the section's, so that the most specific set wins where one setting can only have one
+value (MMR lambda, a half-life, a max age); blocklists, boosts, caps and pins all add up.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
-from editorial.models import Rule, RuleSet, RulesState
+from editorial.models import Rule, RuleSet, RulesState, Scope
 from editorial.strategies import RulesBuilder, strategy_for
-from newsrec.engine.rules import Diversity, Filters, Freshness, Rules
+from newsrec.engine.rules import Boost, Diversity, Filters, Freshness, Rules
+
+# Least to most specific: later layers win single-valued settings.
+LAYER_ORDER = (Scope.VARIANT, Scope.DEVICE, Scope.SECTION)
+MEMO_SECONDS = 5.0  # feed reads are hot: each process re-reads the live sets at most this often
+
+
+def _builder(layers: Iterable[Iterable[Rule]]) -> RulesBuilder:
+    builder = RulesBuilder()
+    for rows in layers:
+        for rule in sorted(rows, key=lambda r: r.pk or 0):
+            if rule.enabled:
+                strategy_for(rule.kind).apply(rule, builder)
+    return builder
 
 
 def rules_compile(*, rules: Iterable[Rule], version: int) -> Rules:
     """Freeze rule rows into engine rules; rows are applied in id order (later rows win)."""
-    builder = RulesBuilder()
-    for rule in sorted(rules, key=lambda r: r.pk or 0):
-        if rule.enabled:
-            strategy_for(rule.kind).apply(rule, builder)
+    return rules_compile_layers(layers=[rules], version=version)
+
+
+def rules_compile_layers(*, layers: Iterable[Iterable[Rule]], version: int) -> Rules:
+    """Several sets' rows compiled as one: each set in id order, later sets after earlier ones."""
+    builder = _builder(layers)
     freshness = Freshness(
         half_life_hours=builder.half_life_hours or Freshness.half_life_hours,
         by_section=dict(builder.half_life_by_section),
@@ -40,22 +64,122 @@ def rules_compile(*, rules: Iterable[Rule], version: int) -> Rules:
 
 
 def live_rules() -> Rules:
-    """The live rule set compiled at the current rules version (empty rules if none is live)."""
+    """The live site-wide set compiled at the current rules version (empty rules if none)."""
     version = RulesState.current()
-    rule_set = RuleSet.objects.live().first()
+    rule_set = RuleSet.objects.live().site().first()
     rows = list(rule_set.rules.all()) if rule_set is not None else []
     return rules_compile(rules=rows, version=version)
 
 
-_live_cache: dict[str, tuple[float, Rules]] = {}
+@dataclass(frozen=True)
+class ReadRules:
+    """The rules a feed read in some scopes must obey, beyond the stored feed's own build.
+
+    ``rules``: the site-wide set with the scoped sets layered over it; ``extra_boosts``: the
+    scoped sets' boosts alone; ``sets``: the scoped sets applied (empty: site-wide rules only);
+    ``device_pins``: whether ``rules`` has pins limited to some devices (stored feeds, built
+    without a device, cannot hold those).
+    """
+
+    rules: Rules
+    extra_boosts: tuple[Boost, ...] = ()
+    sets: tuple[RuleSet, ...] = ()
+    device_pins: bool = False
+
+    @property
+    def tag(self) -> str:
+        """Names the rules version and the scoped sets, for ETags: "r12" or "r12s3.7"."""
+        ids = ".".join(str(s.pk) for s in self.sets)
+        return f"r{self.rules.version}" + (f"s{ids}" if ids else "")
 
 
-def live_rules_cached(*, max_age_seconds: float = 5.0) -> Rules:
-    """``live_rules()`` reused for a few seconds per process, for request-time filtering."""
-    import time
+@dataclass
+class _Snapshot:
+    version: int
+    site: tuple[Rule, ...]
+    scoped: dict[tuple[str, str], tuple[RuleSet, tuple[Rule, ...]]]
+    compiled: dict[tuple[tuple[str, str], ...], ReadRules] = field(default_factory=dict)
 
-    checked, rules = _live_cache.get("rules", (0.0, Rules()))
-    if time.monotonic() - checked > max_age_seconds or "rules" not in _live_cache:
-        rules = live_rules()
-        _live_cache["rules"] = (time.monotonic(), rules)
-    return rules
+
+def _snapshot_load() -> _Snapshot:
+    """Every live set with its rows: two queries."""
+    site: tuple[Rule, ...] = ()
+    scoped: dict[tuple[str, str], tuple[RuleSet, tuple[Rule, ...]]] = {}
+    for rule_set in RuleSet.objects.live().prefetch_related("rules"):
+        rows = tuple(rule_set.rules.all())
+        if rule_set.is_site_wide:
+            site = rows
+        else:
+            scoped[(rule_set.scope, rule_set.scope_value)] = (rule_set, rows)
+    return _Snapshot(version=RulesState.current(), site=site, scoped=scoped)
+
+
+_memo: dict[str, tuple[float, _Snapshot]] = {}
+
+
+def _snapshot() -> _Snapshot:
+    loaded, snapshot = _memo.get("live", (0.0, None))  # type: ignore[arg-type]
+    if snapshot is None or time.monotonic() - loaded > MEMO_SECONDS:
+        snapshot = _snapshot_load()
+        _memo["live"] = (time.monotonic(), snapshot)
+    return snapshot
+
+
+def live_rules_memo_clear() -> None:
+    """Forget this process's copy of the live sets (after a change it made itself)."""
+    _memo.clear()
+
+
+def live_rules_cached() -> Rules:
+    """The live site-wide rules, reused for a few seconds per process (request-time filters)."""
+    return read_rules().rules
+
+
+def read_rules(*, section: str = "", device: str = "", variant_id: int | None = None) -> ReadRules:
+    """The rules of a feed read on ``section``'s page, on ``device``, for a reader in the
+    experiment variant ``variant_id``: the site-wide set with every live scoped set that
+    applies layered over it. Memoised per process for MEMO_SECONDS."""
+    snapshot = _snapshot()
+    wanted = {
+        Scope.VARIANT: str(variant_id) if variant_id is not None else "",
+        Scope.DEVICE: device,
+        Scope.SECTION: section,
+    }
+    keys = tuple(
+        (scope, wanted[scope])
+        for scope in LAYER_ORDER
+        if wanted[scope] and (scope, wanted[scope]) in snapshot.scoped
+    )
+    found = snapshot.compiled.get(keys)
+    if found is None:
+        found = _read_rules_compile(snapshot, keys)
+        snapshot.compiled[keys] = found
+    return found
+
+
+def _read_rules_compile(snapshot: _Snapshot, keys: Sequence[tuple[str, str]]) -> ReadRules:
+    sets = tuple(snapshot.scoped[k][0] for k in keys)
+    layers = [snapshot.scoped[k][1] for k in keys]
+    rules = rules_compile_layers(layers=[snapshot.site, *layers], version=snapshot.version)
+    return ReadRules(
+        rules=rules,
+        extra_boosts=tuple(_builder(layers).boosts),
+        sets=sets,
+        device_pins=any(pin.segment.devices for pin in rules.pins),
+    )
+
+
+def layered_rules(*, rule_set: RuleSet, site: Iterable[Rule], version: int = 0) -> ReadRules:
+    """``rule_set`` (a draft, say) layered over the given site-wide rows, as a read in its scope
+    would see it; a site-wide set stands alone. For previews."""
+    if rule_set.is_site_wide:
+        rules = rules_compile(rules=list(rule_set.rules.all()), version=version)
+        return ReadRules(rules=rules, device_pins=any(p.segment.devices for p in rules.pins))
+    rows = list(rule_set.rules.all())
+    rules = rules_compile_layers(layers=[list(site), rows], version=version)
+    return ReadRules(
+        rules=rules,
+        extra_boosts=tuple(_builder([rows]).boosts),
+        sets=(rule_set,),
+        device_pins=any(pin.segment.devices for pin in rules.pins),
+    )

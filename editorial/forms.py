@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -9,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from editorial.models import Rule, RuleKind, RuleSet
+from editorial.models import Rule, RuleKind, RuleSet, Scope
 from editorial.selectors import article_for_label, article_label
 from editorial.validation import rules_problems
 from newsrec.models import Article
@@ -139,7 +140,12 @@ class RuleSetForm(forms.ModelForm):
 
     class Meta:
         model = RuleSet
-        fields = ["name", "description", "starts_at", "ends_at", "revision"]
+        fields = ["name", "description", "scope", "scope_value", "starts_at", "ends_at", "revision"]
+        widgets = {
+            "scope_value": forms.TextInput(
+                attrs={"class": "vTextField editorial-lookup", "autocomplete": "off"}
+            ),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -147,11 +153,29 @@ class RuleSetForm(forms.ModelForm):
             if name in self.fields:
                 self.fields[name].help_text = f"{self.fields[name].help_text} {_tz_note()}"
 
+    def clean_scope_value(self) -> str:
+        """A variant picked from the list ("Spring: B [#7]") is stored by its id."""
+        value: str = (self.cleaned_data.get("scope_value") or "").strip()
+        if self.cleaned_data.get("scope") == Scope.VARIANT:
+            match = re.search(r"\[#(\d+)\]\s*$", value)
+            return match.group(1) if match else value
+        return value
+
     def clean(self) -> dict[str, Any]:
         data: dict[str, Any] = super().clean() or {}
         start, end = data.get("starts_at"), data.get("ends_at")
         if start and end and end <= start:
             self.add_error("ends_at", "The window ends before it starts.")
+        stored = self.instance
+        if stored.pk and not stored.is_draft and "scope" in data:
+            moved = (data.get("scope"), data.get("scope_value", "")) != (
+                RuleSet.objects.filter(pk=stored.pk).values_list("scope", "scope_value").first()
+            )
+            if moved:
+                self.add_error(
+                    "scope",
+                    "A published set keeps its scope: copy it as a draft to use it elsewhere.",
+                )
         if self.instance.pk:
             # The admin view runs in one transaction: this row lock holds until it commits, so
             # two saves of the same set cannot both pass the check.

@@ -21,11 +21,30 @@ class RuleSetStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+class Scope(models.TextChoices):
+    """Where a rule set applies. Site-wide sets shape the stored feeds; the others are layered
+    over the site-wide set when a feed is read in their scope (see ``editorial.compiler``)."""
+
+    SITE = "site", "Everywhere (site-wide)"
+    SECTION = "section", "A section page"
+    DEVICE = "device", "A device class"
+    VARIANT = "variant", "An experiment variant"
+
+
+SCOPE_DEVICES = ("mobile", "tablet", "desktop")
+
+
 class RuleSetQuerySet(models.QuerySet["RuleSet"]):
     """Domain verbs: which sets are live, standing, or due at a moment."""
 
     def live(self) -> RuleSetQuerySet:
         return self.filter(is_live=True)
+
+    def site(self) -> RuleSetQuerySet:
+        return self.filter(scope=Scope.SITE)
+
+    def in_scope(self, scope: str, value: str = "") -> RuleSetQuerySet:
+        return self.filter(scope=scope, scope_value=value)
 
     def standing(self) -> RuleSetQuerySet:
         return self.filter(status=RuleSetStatus.PUBLISHED)
@@ -41,11 +60,13 @@ class RuleSetQuerySet(models.QuerySet["RuleSet"]):
 
 
 class RuleSet(models.Model):
-    """A named group of rules, e.g. "Default" or "Election night"; one is live at a time.
+    """A named group of rules, e.g. "Default" or "Election night"; one is live per scope.
 
     A draft is edited and previewed freely; publishing (senior editors) snapshots it into a
-    ``RuleSetVersion`` and makes it the standing set, or schedules it for its window. At any
-    instant the live set is the scheduled set whose window is running, else the standing set.
+    ``RuleSetVersion`` and makes it the standing set of its scope, or schedules it for its
+    window. At any instant the live set of a scope is its scheduled set whose window is
+    running, else its standing set. The scope is the whole site, one section page, one device
+    class or one experiment variant (``scope`` and ``scope_value``).
     """
 
     name = models.CharField(max_length=100, unique=True, help_text='E.g. "Election night".')
@@ -55,8 +76,18 @@ class RuleSet(models.Model):
         help_text="Drafts never reach readers; publishing makes a set standing or scheduled.",
     )  # fmt: skip
     is_live = models.BooleanField(
-        default=False, help_text="The live set shapes every feed; only one set is live."
+        default=False, help_text="The live set shapes the feeds of its scope; one per scope."
     )
+    scope = models.CharField(
+        max_length=16, choices=Scope.choices, default=Scope.SITE,
+        help_text="Where the set applies. A set for a section page, a device class or an "
+        "experiment variant adds its rules to the site-wide set's there.",
+    )  # fmt: skip
+    scope_value = models.CharField(
+        max_length=100, blank=True,
+        help_text="The section name, the device class (mobile, tablet, desktop) or the "
+        "experiment variant; empty for site-wide sets.",
+    )  # fmt: skip
     starts_at = models.DateTimeField(
         null=True, blank=True,
         help_text="Optional: when publishing, the set goes live at this time (e.g. election "
@@ -77,12 +108,18 @@ class RuleSet(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["is_live"], condition=models.Q(is_live=True), name="editorial_one_live_set"
+                fields=["scope", "scope_value"],
+                condition=models.Q(is_live=True),
+                name="editorial_one_live_set_per_scope",
             ),
             models.UniqueConstraint(
-                fields=["status"],
+                fields=["scope", "scope_value"],
                 condition=models.Q(status="published"),
-                name="editorial_one_standing_set",
+                name="editorial_one_standing_set_per_scope",
+            ),
+            models.CheckConstraint(
+                condition=Q(scope="site", scope_value="") | (~Q(scope="site") & ~Q(scope_value="")),
+                name="editorial_ruleset_scope_value",
             ),
             models.CheckConstraint(
                 condition=Q(starts_at__isnull=True)
@@ -100,12 +137,62 @@ class RuleSet(models.Model):
         return self.name
 
     def clean(self) -> None:
+        errors: dict[str, str] = {}
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
-            raise ValidationError({"ends_at": "The window ends before it starts."})
+            errors["ends_at"] = "The window ends before it starts."
+        problem = scope_problem(self.scope, self.scope_value)
+        if problem:
+            errors["scope_value"] = problem
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def is_draft(self) -> bool:
         return self.status == RuleSetStatus.DRAFT
+
+    @property
+    def is_site_wide(self) -> bool:
+        return self.scope == Scope.SITE
+
+    @property
+    def scope_label(self) -> str:
+        """How editors see the scope, e.g. "Section page: Politics" or "Device: mobile"."""
+        if self.scope == Scope.SITE:
+            return "Everywhere"
+        if self.scope == Scope.VARIANT:
+            variant = scope_variant(self.scope_value)
+            return f"Variant: {variant}" if variant else f"Variant #{self.scope_value} (deleted)"
+        kind = "Section page" if self.scope == Scope.SECTION else "Device"
+        return f"{kind}: {self.scope_value}"
+
+
+def scope_variant(value: str) -> Variant | None:
+    """The experiment variant a scope value names (its id), if it exists."""
+    value = value.strip()
+    return Variant.objects.filter(pk=int(value)).first() if value.isdigit() else None
+
+
+def scope_problem(scope: str, value: str) -> str:
+    """What is wrong with a scope's value, in an editor's words ("" when it is fine)."""
+    value = value.strip()
+    if scope == Scope.SITE:
+        return "" if not value else "A site-wide set has no scope value: leave it empty."
+    if not value:
+        return "Name the section, device class or experiment variant this set is for."
+    if scope == Scope.DEVICE and value not in SCOPE_DEVICES:
+        return f"The device class must be one of {', '.join(SCOPE_DEVICES)}."
+    if scope == Scope.SECTION:
+        from newsrec.models import Article
+
+        if not Article.objects.filter(section=value).exists():
+            return f"No article is in a section called “{value}”: pick one from the list."
+    if scope == Scope.VARIANT:
+        variant = scope_variant(value)
+        if variant is None:
+            return "No such experiment variant: pick one from the list."
+        if variant.kind == VariantKind.HOLDOUT:
+            return "A holdout variant gets no recommendations, so rules cannot shape it."
+    return ""
 
 
 class RuleSetVersion(models.Model):

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from editorial.compiler import live_rules, rules_compile
-from editorial.models import RuleSet
+from editorial.compiler import ReadRules, layered_rules, live_rules, rules_compile
+from editorial.models import RuleSet, Scope
 from newsrec import feeds
 from newsrec.conf import newsrec_settings
+from newsrec.engine.overlay import OverlayPrepared, overlay, overlay_prepare, with_newest
 from newsrec.engine.pool import Pool
 from newsrec.engine.ranker import Ranker
 from newsrec.engine.rules import Rules
@@ -127,6 +128,62 @@ def draft_rules(rule_set: RuleSet) -> Rules:
     return rules_compile(rules=list(rule_set.rules.all()), version=0)
 
 
+@dataclass(frozen=True)
+class ScopedRules:
+    """What a preview of a scoped set compares: feeds built under the live site-wide rules,
+    then read in the set's scope under the live scoped set (if any) and under the draft."""
+
+    site: Rules
+    live: ReadRules
+    draft: ReadRules
+    section: str  # the section page previewed ("" unless the set is for one)
+    device: str  # the device class previewed ("" unless the set is for one)
+
+
+def scoped_rules(rule_set: RuleSet) -> ScopedRules:
+    site_set = RuleSet.objects.live().site().first()
+    site_rows = list(site_set.rules.all()) if site_set is not None else []
+    live_set = RuleSet.objects.live().in_scope(rule_set.scope, rule_set.scope_value).first()
+    site = rules_compile(rules=site_rows, version=0)
+    live = (
+        layered_rules(rule_set=live_set, site=site_rows)
+        if live_set is not None
+        else ReadRules(rules=site, device_pins=any(p.segment.devices for p in site.pins))
+    )
+    return ScopedRules(
+        site=site,
+        live=live,
+        draft=layered_rules(rule_set=rule_set, site=site_rows),
+        section=rule_set.scope_value if rule_set.scope == Scope.SECTION else "",
+        device=rule_set.scope_value if rule_set.scope == Scope.DEVICE else "",
+    )
+
+
+def _section_newest(pool: Pool, section: str) -> list[int]:
+    """Article ids of the section in the pool, newest first."""
+    rows = np.flatnonzero(pool.sections.mask_any((section,)))
+    rows = rows[np.argsort(-pool.published_at[rows], kind="stable")]
+    return pool.ids[rows].tolist()
+
+
+def _in_scope(
+    prepared: OverlayPrepared,
+    built: FeedResult,
+    state: ReaderState,
+    *,
+    section: str,
+    newest: Sequence[int],
+    n: int,
+) -> FeedResult:
+    """A built feed as a read in the scope shows it (``newsrec.feeds.feed_read``'s steps)."""
+    items = [i for i in built.items if not section or i.section == section]
+    if section:
+        items = with_newest(
+            prepared.pool, items, newest, source=feeds.FRESH_SOURCE, reason=f"New in {section}"
+        )
+    return overlay(prepared, items, state, n=n)
+
+
 def _rows(pool: Pool, live: FeedResult, draft: FeedResult) -> list[Row]:
     live_pos = {item.article_id: (k, item) for k, item in enumerate(live.items, start=1)}
     draft_pos = {item.article_id: (k, item) for k, item in enumerate(draft.items, start=1)}
@@ -161,13 +218,29 @@ def preview_reader(
     """One reader's feed under the live rules and under ``rule_set``."""
     start = time.perf_counter()
     pool = pool or feeds.pool_cached()
-    live, draft = rules or (live_rules(), draft_rules(rule_set))
     now = time.time()
-    context = Context(now=now, device=device, local_hour=time.localtime(now).tm_hour)
     ranker = Ranker()
     size = int(n or newsrec_settings.FEED_LENGTH)
-    live_feed = ranker.rank(pool, state, context, live, size)
-    draft_feed = ranker.rank(pool, state, context, draft, size)
+    if not rule_set.is_site_wide:
+        scoped = scoped_rules(rule_set)
+        device = scoped.device or device
+        built = ranker.rank(
+            pool, state, Context(now=now), scoped.site, int(newsrec_settings.FEED_LENGTH)
+        )
+        context = Context(now=now, device=device, local_hour=time.localtime(now).tm_hour)
+        newest = _section_newest(pool, scoped.section) if scoped.section else []
+        live_feed, draft_feed = (
+            _in_scope(
+                overlay_prepare(pool, context, read.rules, extra_boosts=read.extra_boosts),
+                built, state, section=scoped.section, newest=newest, n=size,
+            )
+            for read in (scoped.live, scoped.draft)
+        )  # fmt: skip
+    else:
+        live, draft = rules or (live_rules(), draft_rules(rule_set))
+        context = Context(now=now, device=device, local_hour=time.localtime(now).tm_hour)
+        live_feed = ranker.rank(pool, state, context, live, size)
+        draft_feed = ranker.rank(pool, state, context, draft, size)
     return ReaderPreview(
         live=live_feed,
         draft=draft_feed,
@@ -284,14 +357,33 @@ def preview_aggregate(
     """Both rule sets over a sample of readers: section reach, article reach, variety."""
     start = time.perf_counter()
     pool = pool or feeds.pool_cached()
-    live, draft = live_rules(), draft_rules(rule_set)
     ids = list(reader_ids) if reader_ids is not None else sample_reader_ids(size=sample)
     states = feeds.reader_states(reader_ids=ids[:sample])
     context = Context(now=time.time())
     ranker = Ranker()
-    # Only the top of each feed is measured, so the engine builds no more than that.
-    live_results = ranker.rank_many(pool, states, context, live, top)
-    draft_results = ranker.rank_many(pool, states, context, draft, top)
+    if rule_set.is_site_wide:
+        live, draft = live_rules(), draft_rules(rule_set)
+        # Only the top of each feed is measured, so the engine builds no more than that.
+        live_results = ranker.rank_many(pool, states, context, live, top)
+        draft_results = ranker.rank_many(pool, states, context, draft, top)
+    else:
+        scoped = scoped_rules(rule_set)
+        live, draft = scoped.live.rules, scoped.draft.rules
+        built = ranker.rank_many(
+            pool, states, context, scoped.site, int(newsrec_settings.FEED_LENGTH)
+        )
+        newest = _section_newest(pool, scoped.section) if scoped.section else []
+        read_context = Context(now=context.now, device=scoped.device)
+        live_results, draft_results = (
+            [
+                _in_scope(prepared, b, st, section=scoped.section, newest=newest, n=top)
+                for b, st in zip(built, states, strict=True)
+            ]
+            for prepared in (
+                overlay_prepare(pool, read_context, r.rules, extra_boosts=r.extra_boosts)
+                for r in (scoped.live, scoped.draft)
+            )
+        )
     watched = watched_articles([live, draft], pool)
     return AggregatePreview(
         readers=len(states),

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Func, Min, QuerySet
+from django.db.models import Count, F, Func, Min, Q, QuerySet
 from django.utils import timezone
 
 from newsrec.conf import newsrec_settings
@@ -75,6 +75,30 @@ def target_lookup(*, field: str, query: str, limit: int = LOOKUP_LIMIT) -> list[
             [f"%{query}%", limit],
         )
         return [{"value": v, "label": f"{n} articles"} for v, n in cursor.fetchall()]
+
+
+def scope_lookup(*, scope: str, query: str, limit: int = LOOKUP_LIMIT) -> list[dict[str, str]]:
+    """Values for a rule set's scope: section names, device classes, or experiment variants
+    ("Experiment: variant [#id]"; holdouts are left out, rules cannot shape them)."""
+    from editorial.models import SCOPE_DEVICES, Scope, Variant, VariantKind
+
+    query = query.strip()
+    if scope == Scope.SECTION:
+        return target_lookup(field="section", query=query, limit=limit)
+    if scope == Scope.DEVICE:
+        return [{"value": d, "label": "device class"} for d in SCOPE_DEVICES if query in d]
+    if scope == Scope.VARIANT:
+        variants = (
+            Variant.objects.select_related("experiment")
+            .exclude(kind=VariantKind.HOLDOUT)
+            .filter(Q(name__icontains=query) | Q(experiment__name__icontains=query))
+            .order_by("-experiment__created", "id")[:limit]
+        )
+        return [
+            {"value": f"{v} [#{v.pk}]", "label": v.experiment.get_status_display()}
+            for v in variants
+        ]
+    return []
 
 
 def article_for_label(value: str) -> Article | None:

@@ -11,7 +11,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from editorial.audit import RULE_FIELDS, audit_record, model_values
-from editorial.models import Rule, RuleSet, RuleSetStatus, RuleSetVersion, RulesState
+from editorial.models import Rule, RuleSet, RuleSetStatus, RuleSetVersion, RulesState, Scope
 from editorial.validation import rules_problems
 
 PUBLISH_PERMISSION = "editorial.publish_ruleset"
@@ -59,27 +59,36 @@ def ruleset_rows(*, rule_set: RuleSet) -> list[dict[str, Any]]:
 
 
 def _overlapping_schedule(rule_set: RuleSet) -> RuleSet | None:
-    """Another scheduled set whose window meets this one's (open ends are unbounded)."""
+    """Another scheduled set of the same scope whose window meets this one's (open ends are
+    unbounded)."""
     start, end = rule_set.starts_at, rule_set.ends_at
-    others = RuleSet.objects.scheduled().exclude(pk=rule_set.pk)
+    others = (
+        RuleSet.objects.scheduled()
+        .in_scope(rule_set.scope, rule_set.scope_value)
+        .exclude(pk=rule_set.pk)
+    )
     if end is not None:
         others = others.filter(starts_at__lt=end)
     return others.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=start)).first()
 
 
-def ruleset_due(*, now: datetime) -> RuleSet | None:
-    """The set that should be live at ``now``: a running scheduled set, else the standing one."""
-    running = RuleSet.objects.running_at(now).order_by("-starts_at").first()
+def ruleset_due(*, now: datetime, scope: str = Scope.SITE, value: str = "") -> RuleSet | None:
+    """The set that should be live in a scope at ``now``: a running scheduled set, else the
+    standing one."""
+    in_scope = RuleSet.objects.in_scope(scope, value)
+    running = in_scope.running_at(now).order_by("-starts_at").first()
     if running is not None:
         return running
-    standing = RuleSet.objects.standing().first()
+    standing = in_scope.standing().first()
     # Without any standing set (e.g. a live set made directly in the shell) keep what is live.
-    return standing or RuleSet.objects.live().first()
+    return standing or in_scope.live().first()
 
 
 @transaction.atomic
 def ruleset_switch(*, now: datetime | None = None) -> RuleSet | None:
-    """Make the due set live (beat calls this every 30 s); bump and rebuild only on a change.
+    """Make the due set of every scope live (beat calls this every 30 s); bump the rules version
+    only on a change, and rebuild the stored feeds only when the site-wide set changed (scoped
+    sets apply when feeds are read). Returns the live site-wide set.
 
     Open-ended scheduled sets that have started become the standing set; ended ones retire.
     """
@@ -93,26 +102,41 @@ def ruleset_switch(*, now: datetime | None = None) -> RuleSet | None:
     for started in RuleSet.objects.scheduled().filter(starts_at__lte=now, ends_at__isnull=True):
         _make_standing(started)
         audit_record(action="switch", obj=started, summary=f"{started} is now the standing set")
-    due = ruleset_due(now=now)
-    live = RuleSet.objects.live().first()
-    if due == live:
-        return live
-    RuleSet.objects.filter(is_live=True).update(is_live=False)
-    if due is not None:
-        RuleSet.objects.filter(pk=due.pk).update(is_live=True)
-        due.is_live = True
-        audit_record(
-            action="switch", obj=due,
-            summary=f"{due} went live" + (f", replacing {live}" if live else ""),
-        )  # fmt: skip
-    rules_changed_commit()
-    return due
+    scopes = set(
+        RuleSet.objects.exclude(status=RuleSetStatus.DRAFT)
+        .values_list("scope", "scope_value")
+        .distinct()
+    ) | set(RuleSet.objects.live().values_list("scope", "scope_value"))
+    scopes.add((Scope.SITE, ""))
+    site_live: RuleSet | None = None
+    changed, site_changed = False, False
+    for scope, value in sorted(scopes):
+        due = ruleset_due(now=now, scope=scope, value=value)
+        live = RuleSet.objects.in_scope(scope, value).live().first()
+        if scope == Scope.SITE:
+            site_live = due
+        if due == live:
+            continue
+        changed = True
+        site_changed = site_changed or scope == Scope.SITE
+        RuleSet.objects.in_scope(scope, value).filter(is_live=True).update(is_live=False)
+        if due is not None:
+            RuleSet.objects.filter(pk=due.pk).update(is_live=True)
+            due.is_live = True
+            where = "" if scope == Scope.SITE else f" ({due.scope_label})"
+            audit_record(
+                action="switch", obj=due,
+                summary=f"{due} went live{where}" + (f", replacing {live}" if live else ""),
+            )  # fmt: skip
+    if changed:
+        rules_changed_commit(rebuild_feeds=site_changed)
+    return site_live
 
 
 def _make_standing(rule_set: RuleSet) -> None:
-    RuleSet.objects.filter(status=RuleSetStatus.PUBLISHED).exclude(pk=rule_set.pk).update(
-        status=RuleSetStatus.RETIRED
-    )
+    RuleSet.objects.standing().in_scope(rule_set.scope, rule_set.scope_value).exclude(
+        pk=rule_set.pk
+    ).update(status=RuleSetStatus.RETIRED)
     RuleSet.objects.filter(pk=rule_set.pk).update(status=RuleSetStatus.PUBLISHED)
     rule_set.status = RuleSetStatus.PUBLISHED
 
@@ -150,9 +174,10 @@ def ruleset_publish(
     number = (rule_set.versions.aggregate(m=Max("number"))["m"] or 0) + 1
     RuleSet.objects.filter(pk=rule_set.pk).update(revision=rule_set.revision + 1)
     was_live = rule_set.is_live
-    live = ruleset_switch(now=now)
-    if was_live and live is not None and live.pk == rule_set.pk:
-        rules_changed_commit()  # republished in place: its rows may have changed since
+    ruleset_switch(now=now)
+    if was_live and RuleSet.objects.filter(pk=rule_set.pk, is_live=True).exists():
+        # republished in place: its rows may have changed since
+        rules_changed_commit(rebuild_feeds=rule_set.is_site_wide)
     version = RuleSetVersion.objects.create(
         rule_set=rule_set,
         number=number,
@@ -216,8 +241,9 @@ def ruleset_copy(*, rule_set: RuleSet, name: str = "") -> RuleSet:
     while RuleSet.objects.filter(name=candidate).exists():
         candidate, n = f"{base} {n}", n + 1
     copy = RuleSet.objects.create(
-        name=candidate[:100], description=rule_set.description, status=RuleSetStatus.DRAFT
-    )
+        name=candidate[:100], description=rule_set.description, status=RuleSetStatus.DRAFT,
+        scope=rule_set.scope, scope_value=rule_set.scope_value,
+    )  # fmt: skip
     for rule in rule_set.rules.order_by("pk"):
         Rule.objects.create(rule_set=copy, **{k: getattr(rule, k) for k in RULE_FIELDS})
     return copy

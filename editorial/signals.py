@@ -13,11 +13,19 @@ from editorial.audit import audit_record, changed_fields, model_values
 from editorial.models import Rule, RuleSet, RulesState
 
 
-def rules_changed_commit() -> None:
-    """Bump the rules version now and queue one fan-out when the transaction commits."""
+def rules_changed_commit(*, rebuild_feeds: bool = True) -> None:
+    """Bump the rules version now and queue one fan-out when the transaction commits.
+
+    Sets scoped to a section page, device class or experiment variant apply when feeds are
+    read: a change to one bumps the version (readers' ETags change) but rebuilds nothing.
+    """
     from editorial import services
+    from editorial.compiler import live_rules_memo_clear
 
     RulesState.bump()
+    transaction.on_commit(live_rules_memo_clear)
+    if not rebuild_feeds:
+        return
     # Several rows saved in one transaction (an admin form with inlines) cost one fan-out.
     if connection.in_atomic_block and any(
         entry[1] is services.rules_fanout_enqueue for entry in connection.run_on_commit
@@ -38,8 +46,8 @@ def before_save(sender: type[Rule] | type[RuleSet], instance: Any, **kwargs: Any
     instance._was_live = bool(getattr(stored, "is_live", False))
 
 
-def _rule_set_live(rule: Rule) -> bool:
-    return RuleSet.objects.filter(pk=rule.rule_set_id, is_live=True).exists()
+def _live_set(rule: Rule) -> RuleSet | None:
+    return RuleSet.objects.filter(pk=rule.rule_set_id, is_live=True).first()
 
 
 def after_save(
@@ -61,11 +69,12 @@ def after_save(
             after=after,
         )
     if isinstance(instance, Rule):
-        live = _rule_set_live(instance)
+        rule_set = _live_set(instance)
     else:
         live = instance.is_live or getattr(instance, "_was_live", False)
-    if live and (created or changed or isinstance(instance, RuleSet)):
-        rules_changed_commit()
+        rule_set = instance if live else None
+    if rule_set is not None and (created or changed or isinstance(instance, RuleSet)):
+        rules_changed_commit(rebuild_feeds=rule_set.is_site_wide)
 
 
 def after_delete(sender: type[Rule] | type[RuleSet], instance: Any, **kwargs: Any) -> None:
@@ -74,6 +83,6 @@ def after_delete(sender: type[Rule] | type[RuleSet], instance: Any, **kwargs: An
         action="delete", obj=instance, summary=f"Deleted {label} {instance}",
         before=model_values(instance),
     )  # fmt: skip
-    live = _rule_set_live(instance) if isinstance(instance, Rule) else instance.is_live
-    if live:
-        rules_changed_commit()
+    rule_set = _live_set(instance) if isinstance(instance, Rule) else instance
+    if rule_set is not None and rule_set.is_live:
+        rules_changed_commit(rebuild_feeds=rule_set.is_site_wide)

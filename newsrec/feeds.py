@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _string
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psycopg
@@ -30,6 +30,9 @@ from newsrec.engine.ranker import Ranker
 from newsrec.engine.rules import Rules
 from newsrec.engine.types import Context, FeedItem, FeedResult, Interest, ReaderState, Seed
 from newsrec.models import Article, Event, EventKind, Feed, Reader, ReaderProfile
+
+if TYPE_CHECKING:
+    from editorial.compiler import ReadRules
 
 DEFAULT_FEED_KEY = "default"  # the non-personalised feed: new visitors and opted-out readers
 
@@ -431,7 +434,7 @@ def readers_to_refresh(*, active_days: int | None = None) -> Iterable[int]:
 
 @dataclass(frozen=True)
 class FeedView:
-    """A feed as served: items after the context re-rank, with its build metadata."""
+    """A feed as served: items after the read-time rules and the context re-rank."""
 
     key: str
     items: list[dict[str, Any]]
@@ -440,6 +443,8 @@ class FeedView:
     version: int
     personalised: bool
     experiment: str = ""  # the experiment variant's tag ("e3v7") when the reader is in one
+    rules_tag: str = ""  # read-time rules applied ("r12s3"): part of the ETag, see ReadRules.tag
+    conflicts: tuple[str, ...] = ()  # what the read-time rules could not honour (for staff)
 
     @property
     def recommendation_id(self) -> str:
@@ -448,17 +453,26 @@ class FeedView:
 
 
 def feed_read(
-    *, reader: Reader | None, device: str = "", local_hour: int | None = None, limit: int = 50
+    *,
+    reader: Reader | None,
+    device: str = "",
+    local_hour: int | None = None,
+    limit: int = 50,
+    section: str = "",
 ) -> FeedView | None:
     """One indexed query for the reader's feed (or the default one) plus the context re-rank.
 
-    Readers in a running experiment's holdout get the newest articles instead (no ranking).
+    Rule sets scoped to ``section``'s page, to ``device`` or to the reader's experiment variant
+    are applied here (see ``editorial.compiler.read_rules``); a section feed always goes through
+    them, with the section's newest articles as extra candidates. Readers in a running
+    experiment's holdout get the newest articles instead (no ranking).
     """
+    from editorial.compiler import read_rules
     from editorial.experiments.selectors import feed_latest, reader_arm
 
     arm = reader_arm(reader=reader)
     if arm is not None and arm.holdout:
-        return feed_latest(arm=arm, limit=limit)
+        return feed_latest(arm=arm, limit=limit, section=section, device=device)
     personal = reader is not None and reader.personalisation_enabled
     keys = [feed_key(reader.pk), DEFAULT_FEED_KEY] if personal and reader else [DEFAULT_FEED_KEY]
     # One row: the reader's own feed when it exists, else the default one.
@@ -467,16 +481,146 @@ def feed_read(
     if feed is None:
         return None
     items = _without_withdrawn(list(feed.items))
+    scoped = read_rules(
+        section=section, device=device, variant_id=arm.variant_id if arm is not None else None
+    )
+    conflicts: tuple[str, ...] = ()
+    if section or scoped.sets or (device and scoped.device_pins):
+        if section:
+            items = [i for i in items if i["section"] == section]
+        reader_id = reader.pk if feed.key != DEFAULT_FEED_KEY and reader is not None else None
+        items, conflicts = _read_rules_apply(
+            items, scoped, reader_id=reader_id, device=device, section=section, limit=limit
+        )
     if feed.key != DEFAULT_FEED_KEY and feed.context_habits and reader is not None:
         items = _context_order(items, reader.pk, feed.context_habits, device, local_hour)
     return FeedView(
         key=feed.key,
         items=items[:limit],
-        rules_version=feed.rules_version,
+        rules_version=max(feed.rules_version, scoped.rules.version if scoped.sets else 0),
         built_at=feed.built_at,
         version=feed.version,
         personalised=feed.key != DEFAULT_FEED_KEY,
         experiment=arm.tag if arm is not None else "",
+        rules_tag=scoped.tag if scoped.sets else "",
+        conflicts=conflicts,
+    )
+
+
+FRESH_SOURCE = "fresh"
+
+
+def _read_rules_apply(
+    items: list[dict[str, Any]],
+    scoped: ReadRules,
+    *,
+    reader_id: int | None,
+    device: str,
+    section: str,
+    limit: int,
+) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """Re-rank stored items under read-time rules (``newsrec.engine.overlay``) on a pool of
+    just these articles, the pinned ones and, for a section, its newest articles."""
+    from newsrec.engine.overlay import overlay, overlay_prepare, with_newest
+
+    now = time.time()
+    rules = scoped.rules
+    pinned = [p.article_id for p in rules.pins]
+    stored = {i["article_id"] for i in items}
+    pool, extra = _read_pool(
+        [*stored, *pinned],
+        now=now,
+        vectors=rules.diversity.mmr_lambda < 1.0,
+        section=section,
+        newest=limit + len(items),
+    )
+    read = _reader_engaged(reader_id, [a for a in pinned if a not in stored])
+    state = ReaderState(
+        reader_id=reader_id if reader_id is not None else DEFAULT_FEED_KEY,
+        read_ids=frozenset(read),
+        returning=reader_id is not None,
+    )
+    candidates = with_newest(
+        pool, [_as_item(i) for i in items], extra, source=FRESH_SOURCE, reason=f"New in {section}"
+    )
+    context = Context(now=now, device=device)
+    prepared = overlay_prepare(pool, context, rules, extra_boosts=scoped.extra_boosts)
+    result = overlay(prepared, candidates, state, n=max(limit, 1))
+    by_id = {i["article_id"]: i for i in items}
+    out = []
+    for item in result.items:
+        row = pool.index[item.article_id]
+        stored_item = by_id.get(item.article_id, {})
+        out.append(
+            {
+                **stored_item,
+                "article_id": item.article_id,
+                "title": stored_item.get("title") or pool.titles[row],
+                "section": item.section,
+                "published_at": stored_item.get("published_at") or float(pool.published_at[row]),
+                "score": round(item.score, 6),
+                "source": item.source,
+                "reason": item.reason,
+                "seed_id": item.seed_id,
+            }
+        )
+    return out, tuple(c.message for c in result.conflicts)
+
+
+def _as_item(item: dict[str, Any]) -> FeedItem:
+    return FeedItem(
+        article_id=item["article_id"], score=float(item["score"]), source=item["source"],
+        reason=item["reason"], breakdown=breakdown_of(item), section=item["section"],
+        seed_id=item.get("seed_id"),
+    )  # fmt: skip
+
+
+def _read_pool(
+    article_ids: list[int], *, now: float, vectors: bool, section: str = "", newest: int = 0
+) -> tuple[Pool, list[int]]:
+    """A pool of these articles (those live now) and, with ``section``, the section's ``newest``
+    live articles, whose ids come back newest first: one query, plus one for the vectors when
+    MMR needs them."""
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    live = Article.objects.live_at(moment)
+    wanted = Q(pk__in=set(article_ids))
+    if section:
+        recent = live.filter(section=section).order_by("-published_at", "-id")[:newest]
+        wanted |= Q(pk__in=recent.values("pk"))
+    rows = list(
+        live.filter(wanted)
+        .order_by("-published_at", "-id")
+        .values_list("id", "title", "published_at", "section", "authors", "tags")
+    )
+    dimensions = int(newsrec_settings.EMBEDDING_DIMENSIONS)
+    matrix = (
+        _vectors_load([r[0] for r in rows])
+        if vectors and rows
+        else np.zeros((len(rows), dimensions), dtype=np.float32)
+    )
+    metas = [
+        ArticleMeta(
+            article_id=article_id, title=title, embedding=embedding,
+            published_at=published.timestamp() if published else now, section=name,
+            authors=tuple(authors), tags=tuple(tags),
+        )
+        for (article_id, title, published, name, authors, tags), embedding in zip(
+            rows, matrix, strict=True
+        )
+    ]  # fmt: skip
+    in_section = [r[0] for r in rows if section and r[3] == section][:newest]
+    return Pool.from_articles(metas, dimensions=dimensions), in_section
+
+
+def _reader_engaged(reader_id: int | None, article_ids: list[int]) -> set[int]:
+    """Which of these articles the reader has read or hidden (pins must not bring them back)."""
+    if reader_id is None or not article_ids:
+        return set()
+    kinds = [*_READ_KINDS, EventKind.HIDE]
+    return set(
+        Event.objects.filter(reader_id=reader_id, article_id__in=article_ids, kind__in=kinds)
+        .values_list("article_id", flat=True)
+        .distinct()
     )
 
 

@@ -283,20 +283,24 @@ def reader_feed_cards(
 ) -> ReaderFeed:
     """The reader's stored feed (or the default one) joined with live articles in one query.
 
-    Articles the reader hid are dropped here, before the next rebuild has learnt of them.
+    With ``section``, the section's feed: the stored items of that section and its newest
+    articles under the rules of that section page (``feeds.feed_read``). Articles the reader
+    hid are dropped here, before the next rebuild has learnt of them.
     """
     from newsrec import feeds
 
     limit = limit or int(newsrec_settings.FEED_LENGTH)
     if hidden is None:
         hidden = reader_hidden_article_ids(reader=reader)
-    view = feeds.feed_read(reader=reader, device=device, limit=int(newsrec_settings.FEED_LENGTH))
+    view = feeds.feed_read(
+        reader=reader, device=device, limit=int(newsrec_settings.FEED_LENGTH), section=section or ""
+    )
     if view is None:
         return ReaderFeed(cards=[], personalised=False, stored=False)
     items = [
         (slot, item)
         for slot, item in enumerate(view.items, start=1)
-        if item["article_id"] not in hidden and (section is None or item["section"] == section)
+        if item["article_id"] not in hidden
     ]
     seed_ids = {item.get("seed_id") for _, item in items} - {None}
     live = articles_live_by_id(ids=[item["article_id"] for _, item in items] + list(seed_ids))

@@ -161,8 +161,8 @@ def section_page(request: HttpRequest, name: str) -> HttpResponse:
         reader=reader, device=_device(request), section=name, hidden=hidden
     )
     cards = feed.cards[:SECTION_PAGE_SIZE]
-    shown = hidden | {c.article.pk for c in cards}
-    cards += _latest_cards(section=name, exclude=shown, limit=SECTION_PAGE_SIZE - len(cards))
+    if not feed.stored:  # no feed built yet: the newest articles stand in
+        cards = _latest_cards(section=name, exclude=hidden, limit=SECTION_PAGE_SIZE)
     return render(
         request,
         "newsrec/section.html",

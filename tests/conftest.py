@@ -86,12 +86,15 @@ def shared_data() -> Path:
 
 @pytest.fixture(autouse=True)
 def _process_memos() -> Iterator[None]:
-    """Per-process memos (live rules, pool, withdrawn ids) must not leak between tests."""
+    """Per-process memos (live rules, running experiment, pool, withdrawn ids) must not leak
+    between tests."""
     yield
-    from editorial.compiler import _live_cache
+    from editorial.compiler import live_rules_memo_clear
+    from editorial.experiments.selectors import running_memo_clear
     from newsrec import feeds, selectors
 
-    _live_cache.clear()
+    live_rules_memo_clear()
+    running_memo_clear()
     feeds.pool_cache_clear()
     feeds._withdrawn_local.clear()
     selectors.shared_reads_clear()

@@ -76,18 +76,22 @@ def reader_arm(*, reader: Reader | None) -> Arm | None:
     return arm_for(running, str(reader.public_id)) if running is not None else None
 
 
-def feed_latest(*, arm: Arm | None, limit: int) -> FeedView:
+def feed_latest(*, arm: Arm | None, limit: int, section: str = "", device: str = "") -> FeedView:
     """Recommendations off: the newest live articles in one indexed query, no scores or reasons.
 
     Items have the stored feeds' shape so that pages, tags and the API render them unchanged.
     Its version is a checksum of the items, so that the API's ETag changes with the list.
     """
-    from editorial.compiler import live_rules_cached
+    from editorial.compiler import read_rules
     from newsrec.feeds import FeedView
 
-    # Recommendations are off, editorial safety is not: blocklists and max age still apply.
-    filters = live_rules_cached().filters
-    latest = Article.objects.published().exclude(
+    # Recommendations are off, editorial safety is not: the blocklists and max age of the
+    # site-wide set and of the sets scoped to this section page or device still apply.
+    filters = read_rules(section=section, device=device).rules.filters
+    latest = Article.objects.published()
+    if section:
+        latest = latest.filter(section=section)
+    latest = latest.exclude(
         Q(section__in=filters.blocked_sections)
         | Q(tags__overlap=list(filters.blocked_tags))
         | Q(authors__overlap=list(filters.blocked_authors))

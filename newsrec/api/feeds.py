@@ -83,6 +83,11 @@ CONTEXT_PARAMETERS = [
     OpenApiParameter("hour", int, description="Reader's local hour (0-23) for the re-rank."),
 ]
 LIMIT_PARAMETER = OpenApiParameter("limit", int, description="Items (1-50, default 20).")
+SECTION_PARAMETER = OpenApiParameter(
+    "section", str,
+    description="The feed of one section's page: the reader's items in that section and its "
+    "newest articles, under the rule sets scoped to that section page.",
+)  # fmt: skip
 RAILS_PARAMETERS = [
     OpenApiParameter("rails", int, description="Most rails (1-10, default 3)."),
     OpenApiParameter("per_rail", int, description="Items per rail (1-20, default 6)."),
@@ -128,7 +133,8 @@ def _not_modified(request: Request, etag: str, last_modified: int) -> bool:
 
 def _conditional(request: Request, view: feeds.FeedView, variant: str, body: Any) -> Response:
     """Answer with ``body()``, or 304 when the client's copy is current (same feed version)."""
-    etag = quote_etag(f"{view.recommendation_id}-{variant}")  # a new variant: a new ETag
+    # a new variant or new read-time rules: a new ETag
+    etag = quote_etag("-".join(filter(None, [view.recommendation_id, view.rules_tag, variant])))
     last_modified = int(view.built_at.timestamp())
     headers = {"ETag": etag, "Last-Modified": http_date(last_modified)}
     if _not_modified(request, etag, last_modified):
@@ -140,8 +146,21 @@ def _conditional(request: Request, view: feeds.FeedView, variant: str, body: Any
     return response
 
 
-def _read(reader: Reader | None, device: str, hour: int | None, limit: int) -> feeds.FeedView:
-    view = feeds.feed_read(reader=reader, device=device, local_hour=hour, limit=limit)
+def _section(request: Request) -> str:
+    from newsrec.selectors import section_names
+
+    section = request.query_params.get("section", "")
+    if section and section not in section_names():
+        raise ValidationError({"section": [f"No section called {section[:100]!r}."]})
+    return section
+
+
+def _read(
+    reader: Reader | None, device: str, hour: int | None, limit: int, section: str = ""
+) -> feeds.FeedView:
+    view = feeds.feed_read(
+        reader=reader, device=device, local_hour=hour, limit=limit, section=section
+    )
     if view is None:
         raise NotFound("No feed has been built yet; it will be after the next rebuild.")
     return view
@@ -190,12 +209,13 @@ def feed_data(view: feeds.FeedView) -> dict[str, Any]:
 def feed_response(request: Request, reader: Reader | None) -> Response:
     device, hour = _context(request)
     limit = _bounded(request, "limit", 20, 1, 50)
-    view = _read(reader, device, hour, limit)
+    section = _section(request)
+    view = _read(reader, device, hour, limit, section)
 
     def body() -> Any:
         return feed_data(view)
 
-    return _conditional(request, view, f"{device}-{hour}-{limit}", body)
+    return _conditional(request, view, f"{device}-{hour}-{limit}-{section}", body)
 
 
 def rails_group(
@@ -249,7 +269,12 @@ class MyFeedView(APIView):
     permission_classes = [IsReader]
 
     @extend_schema(
-        parameters=[*CONTEXT_PARAMETERS, LIMIT_PARAMETER, *CONDITIONAL_PARAMETERS],
+        parameters=[
+            *CONTEXT_PARAMETERS,
+            LIMIT_PARAMETER,
+            SECTION_PARAMETER,
+            *CONDITIONAL_PARAMETERS,
+        ],
         responses={200: FeedSerializer, 304: NOT_MODIFIED, 404: NO_FEED},
         examples=[examples.FEED],
         description=(
@@ -288,7 +313,12 @@ class ReaderFeedView(APIView):
     permission_classes = [CanReadFeeds]
 
     @extend_schema(
-        parameters=[*CONTEXT_PARAMETERS, LIMIT_PARAMETER, *CONDITIONAL_PARAMETERS],
+        parameters=[
+            *CONTEXT_PARAMETERS,
+            LIMIT_PARAMETER,
+            SECTION_PARAMETER,
+            *CONDITIONAL_PARAMETERS,
+        ],
         responses={200: FeedSerializer, 304: NOT_MODIFIED, 404: NO_FEED},
         examples=[examples.FEED],
         description="For servers rendering feeds themselves: needs the read-feeds scope.",

@@ -70,7 +70,10 @@ class RuleSetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RuleSet
-        fields = ["id", "name", "description", "is_live", "created", "modified", "rules"]
+        fields = [
+            "id", "name", "description", "status", "is_live", "scope", "scope_value",
+            "starts_at", "ends_at", "created", "modified", "rules",
+        ]  # fmt: skip
         read_only_fields = fields
 
 
@@ -98,7 +101,7 @@ class _RuleWrites(generics.GenericAPIView):
 
 
 class RuleSetListView(generics.ListAPIView):
-    """Every rule set with its rules; the live one says ``is_live``."""
+    """Every rule set with its rules; the live ones (one per scope) say ``is_live``."""
 
     serializer_class = RuleSetSerializer
     permission_classes = [CanManageRulesOrReadOnly]

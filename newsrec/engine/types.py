@@ -81,6 +81,9 @@ class ReaderState:
     # (device, daypart) -> section -> affinity in [0, 1]: ("mobile", "morning") -> {"Sport": 0.9}
     context_habits: Mapping[tuple[str, str], Mapping[str, float]] = field(default_factory=dict)
     personalisation_enabled: bool = True
+    # Known to have a history even though none is loaded here (a stored feed read at request
+    # time): pins for new visitors do not apply, pins for returning readers do.
+    returning: bool = False
 
     def __post_init__(self) -> None:
         for weight in [i.weight for i in self.interests] + [s.weight for s in self.seeds]:
@@ -93,7 +96,8 @@ class ReaderState:
     def is_new(self) -> bool:
         """No history at all: cold-start sources serve this reader."""
         return not (
-            self.interests
+            self.returning
+            or self.interests
             or self.seeds
             or self.read_ids
             or self.section_affinity

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -192,12 +193,15 @@ def test_embeds_with_the_real_model(small_demo: Path) -> None:
     vector = Article.objects.get(external_id="demo-0001").embedding
     assert vector is not None
     assert len(vector) == 384
-    # The first four rows are one story (the tram line): its follow-ups are its nearest neighbours.
-    from newsrec.selectors import article_related
-
-    tram = Article.objects.get(external_id="demo-0001")
-    related = [a.external_id for a in article_related(article=tram, limit=3)]
-    assert set(related) == {"demo-0002", "demo-0003", "demo-0004"}
+    # The first four rows are one story (the tram line): its follow-ups are its nearest
+    # neighbours. Exact cosine here: the HNSW index of a test database is full of rolled-back
+    # copies of these very vectors, which makes its approximate answer vary from run to run
+    # (its recall is measured by bench/related.py).
+    rows = list(Article.objects.values_list("external_id", "embedding"))
+    vectors = np.asarray([v for _, v in rows], dtype=np.float32)
+    tram = vectors[[e for e, _ in rows].index("demo-0001")]
+    nearest = [rows[i][0] for i in np.argsort(-(vectors @ tram))[1:4]]
+    assert set(nearest) == {"demo-0002", "demo-0003", "demo-0004"}
 
 
 def test_data_option_runs_the_importer(tmp_path: Path, small_demo: Path) -> None:

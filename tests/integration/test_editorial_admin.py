@@ -54,6 +54,8 @@ def form_data(
     data: dict[str, Any] = {
         "name": rule_set.name if rule_set else "Election night",
         "description": "",
+        "scope": rule_set.scope if rule_set else "site",
+        "scope_value": rule_set.scope_value if rule_set else "",
         "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": "",
         "revision": rule_set.revision if rule_set else "",
         "rules-TOTAL_FORMS": len(rules), "rules-INITIAL_FORMS": len(existing),

@@ -13,6 +13,7 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
+from editorial.compiler import read_rules
 from editorial.experiments.selectors import running_experiment
 from newsrec import feeds, profiles, readers
 from newsrec.engine.rules import Rules
@@ -435,5 +436,6 @@ def test_pages_need_a_fixed_number_of_queries(
     client = Client()
     _personalised(client, catalogue[:3])
     running_experiment()  # looked up once per process every few seconds, not once per page
+    read_rules()  # the live rule sets: likewise
     with django_assert_max_num_queries(queries):
         assert client.get(path.format(pk=catalogue[5].pk)).status_code == 200

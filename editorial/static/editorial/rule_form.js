@@ -30,10 +30,19 @@
   }
 
   let timer = null;
-  function suggest(input) {
+  function lookupField(input) {
+    if (input.name === "scope_value") {  // the rule set's scope: sections, devices, variants
+      const scope = document.querySelector("select[name='scope']");
+      return scope && scope.value !== "site" ? "scope:" + scope.value : "";
+    }
     const box = input.closest(".inline-related");
     const field = box && box.querySelector("select[name$='-target_field']");
-    if (!field || !field.value) return;
+    return field ? field.value : "";
+  }
+
+  function suggest(input) {
+    const field = {value: lookupField(input)};
+    if (!field.value) return;
     let list = document.getElementById(input.id + "-list");
     if (!list) {
       list = document.createElement("datalist");
