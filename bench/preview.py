@@ -92,8 +92,10 @@ def ensure_readers(count: int) -> list[int]:
     return existing + [r.pk for r in readers]
 
 
-def ensure_rule_sets() -> Any:
-    """A live set (freshness, one cap) and a draft adding a boost, a pin and MMR."""
+def ensure_rule_sets(scope: str = "site") -> Any:
+    """A live set (freshness, one cap) and a draft adding a boost, a pin and MMR: site-wide, or
+    with ``scope="section"`` a draft for one section's page (layered over the live set,
+    previewed as that page's feed)."""
     from editorial import services
     from editorial.models import Rule, RuleSet
     from newsrec.models import Article
@@ -111,10 +113,13 @@ def ensure_rule_sets() -> Any:
         rule_set=live, kind="cap", target_field="section", max_per_value=4, top_k=10
     )
     services.ruleset_publish(rule_set=live)
-    draft = RuleSet.objects.create(name="bench-draft")
-    for rule in live.rules.all():
-        rule.pk, rule.rule_set = None, draft
-        rule.save()
+    if scope == "section":
+        draft = RuleSet.objects.create(name="bench-draft", scope="section", scope_value=top[0])
+    else:
+        draft = RuleSet.objects.create(name="bench-draft")
+        for rule in live.rules.all():
+            rule.pk, rule.rule_set = None, draft
+            rule.save()
     Rule.objects.create(rule_set=draft, kind="boost", target_field="section",
                         target_value=top[0], factor=3.0)  # fmt: skip
     Rule.objects.create(rule_set=draft, kind="pin", target_field="article",
@@ -132,6 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--pool-max", type=int, default=None,
         help="cap the live pool (NEWSREC FEED_POOL_MAX), e.g. 3000 for a 14-day newsroom pool",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scope", choices=["site", "section"], default="site",
+        help="preview a site-wide draft, or a draft for one section page",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=default_threads())
     args = parser.parse_args(argv)
@@ -160,7 +169,7 @@ def run(args: argparse.Namespace) -> None:
 
     ensure_articles()
     reader_ids = ensure_readers(args.readers)
-    draft = ensure_rule_sets()
+    draft = ensure_rule_sets(args.scope)
     with Timer() as load:
         feeds.pool_cache_clear()
         pool = feeds.pool_cached(max_age_seconds=3600)
@@ -211,6 +220,7 @@ def run(args: argparse.Namespace) -> None:
         "mean_sections_live": round(result.live.mean_sections, 2),
         "mean_sections_draft": round(result.draft.mean_sections, 2),
         "pinned_reach_draft": sum(result.draft.reach.values()),
+        "draft_scope": draft.scope_label,
         "threads": args.threads,
     })  # fmt: skip
 
