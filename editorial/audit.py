@@ -17,7 +17,7 @@ RULE_FIELDS = (
     "max_per_value", "top_k", "mmr_lambda", "devices", "visitors", "priority", "valid_from",
     "valid_until", "note",
 )  # fmt: skip
-RULE_SET_FIELDS = ("name", "description", "status", "starts_at", "ends_at")
+RULE_SET_FIELDS = ("name", "description", "status", "scope", "scope_value", "starts_at", "ends_at")
 
 
 @dataclass(frozen=True)

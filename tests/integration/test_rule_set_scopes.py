@@ -24,6 +24,7 @@ from editorial.experiments import services as experiment_services
 from editorial.experiments.selectors import reader_arm
 from editorial.forms import RuleSetForm
 from editorial.models import (
+    AuditEntry,
     Experiment,
     Rule,
     RuleSet,
@@ -94,6 +95,9 @@ def test_each_scope_has_its_own_live_set() -> None:
     assert set(RuleSet.objects.live()) == {site, second, mobile}
     with pytest.raises(IntegrityError), transaction.atomic():
         RuleSet.objects.filter(pk=politics.pk).update(is_live=True)
+    created = AuditEntry.objects.get(action="create", rule_set=mobile)
+    assert (created.after or {})["scope"] == "device"
+    assert AuditEntry.objects.filter(rule_set=second, summary__contains="Section page: Politics")
 
 
 def test_a_scoped_change_bumps_the_version_but_rebuilds_no_feed(
