@@ -336,3 +336,30 @@ def test_preview_of_a_scoped_draft_shows_the_page_it_is_for(catalogue: list[Arti
     aggregate = preview.preview_aggregate(rule_set=draft, reader_ids=[reader.pk], top=5)
     assert aggregate.draft.reach == {pinned.pk: 1}
     assert aggregate.live.reach == {}
+
+
+def test_the_admin_previews_scoped_drafts_and_lists_live_scoped_sets(
+    catalogue: list[Article],
+) -> None:
+    from tests.integration.test_editorial_publish import make_user
+
+    built_reader(catalogue)
+    live = published("Mobile", block("section", "Sport"), scope=Scope.DEVICE, value="mobile")
+    pinned = [a for a in catalogue if a.section == "Culture"][-1]
+    draft = RuleSet.objects.create(name="Politics draft", scope=Scope.SECTION,
+                                   scope_value="Politics")  # fmt: skip
+    Rule.objects.create(rule_set=draft, **pin(pinned))
+    client = Client()
+    client.force_login(make_user("junior", "Editor"))
+    page = client.get(f"/admin/editorial/ruleset/{draft.pk}/preview/",
+                      {"persona": "politics-desktop", "aggregate": "1", "sample": "5"})  # fmt: skip
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Section page: Politics: feeds as read there" in html
+    first_draft_cell = re.search(r'<td class="[^"]*" data-article="(\d+)"', html)
+    assert first_draft_cell is not None
+    assert int(first_draft_cell.group(1)) == pinned.pk
+    dashboard = client.get("/admin/editorial/ruleset/dashboard/").content.decode()
+    assert f'Device: mobile: <a href="/admin/editorial/ruleset/{live.pk}/change/">' in dashboard
+    lookup = client.get("/admin/editorial/ruleset/lookup/", {"field": "scope:section", "q": "pol"})
+    assert [r["value"] for r in lookup.json()["results"]] == ["Politics"]
