@@ -102,11 +102,14 @@ def ruleset_switch(*, now: datetime | None = None) -> RuleSet | None:
     for started in RuleSet.objects.scheduled().filter(starts_at__lte=now, ends_at__isnull=True):
         _make_standing(started)
         audit_record(action="switch", obj=started, summary=f"{started} is now the standing set")
+    # Scopes with a standing or scheduled set, or a live one (whose set may have just ended).
     scopes = set(
-        RuleSet.objects.exclude(status=RuleSetStatus.DRAFT)
+        RuleSet.objects.filter(
+            Q(status__in=[RuleSetStatus.PUBLISHED, RuleSetStatus.SCHEDULED]) | Q(is_live=True)
+        )
         .values_list("scope", "scope_value")
         .distinct()
-    ) | set(RuleSet.objects.live().values_list("scope", "scope_value"))
+    )
     scopes.add((Scope.SITE, ""))
     site_live: RuleSet | None = None
     changed, site_changed = False, False
