@@ -96,13 +96,17 @@ def ruleset_switch(*, now: datetime | None = None) -> RuleSet | None:
 
     now = now or timezone.now()
     _lock()
+    changed, site_changed = False, False
     for ended in RuleSet.objects.scheduled().filter(ends_at__lte=now):
         RuleSet.objects.filter(pk=ended.pk).update(status=RuleSetStatus.RETIRED, is_live=False)
         audit_record(action="switch", obj=ended, summary=f"Scheduled set {ended} ended")
+        # a live set that ended changes its scope's rules even when nothing replaces it
+        changed = changed or ended.is_live
+        site_changed = site_changed or (ended.is_live and ended.is_site_wide)
     for started in RuleSet.objects.scheduled().filter(starts_at__lte=now, ends_at__isnull=True):
         _make_standing(started)
         audit_record(action="switch", obj=started, summary=f"{started} is now the standing set")
-    # Scopes with a standing or scheduled set, or a live one (whose set may have just ended).
+    # Scopes with a standing, scheduled or live set.
     scopes = set(
         RuleSet.objects.filter(
             Q(status__in=[RuleSetStatus.PUBLISHED, RuleSetStatus.SCHEDULED]) | Q(is_live=True)
@@ -112,7 +116,6 @@ def ruleset_switch(*, now: datetime | None = None) -> RuleSet | None:
     )
     scopes.add((Scope.SITE, ""))
     site_live: RuleSet | None = None
-    changed, site_changed = False, False
     for scope, value in sorted(scopes):
         due = ruleset_due(now=now, scope=scope, value=value)
         live = RuleSet.objects.in_scope(scope, value).live().first()

@@ -363,3 +363,20 @@ def test_the_admin_previews_scoped_drafts_and_lists_live_scoped_sets(
     assert f'Device: mobile: <a href="/admin/editorial/ruleset/{live.pk}/change/">' in dashboard
     lookup = client.get("/admin/editorial/ruleset/lookup/", {"field": "scope:section", "q": "pol"})
     assert [r["value"] for r in lookup.json()["results"]] == ["Politics"]
+
+
+def test_a_scoped_set_ending_with_nothing_after_it_bumps_the_version() -> None:
+    make_catalogue(SECTIONS, 3)
+    t0 = timezone.now()
+    evening = RuleSet.objects.create(
+        name="Evening sport", scope=Scope.SECTION, scope_value="Sport",
+        starts_at=t0 + timedelta(minutes=1), ends_at=t0 + timedelta(hours=1),
+    )  # fmt: skip
+    services.ruleset_publish(rule_set=evening, now=t0)
+    services.ruleset_switch(now=t0 + timedelta(minutes=1))
+    evening.refresh_from_db()
+    assert evening.is_live
+    before = RulesState.current()
+    services.ruleset_switch(now=t0 + timedelta(hours=1))
+    assert not RuleSet.objects.live().exists()
+    assert RulesState.current() == before + 1  # readers' ETags on the Sport page change
