@@ -144,3 +144,45 @@ def test_draft_preview_publish_and_the_feed_follows(
     assert "Election night" in page.locator("#dash-live").inner_text()
     page.screenshot(path=SCREENSHOTS / "editor-dashboard.png", full_page=True)
     context.close()
+
+
+def test_a_senior_editor_steers_one_section_page(
+    demo_site: list[Article], browser: Any, live_server: Any
+) -> None:
+    """A set for the Sport page: the scope is picked with autocomplete, publishing needs no
+    rebuild, and the Sport page (not the home page) shows the pinned article first."""
+    senior = staff("senior", "Senior editor")
+    feeds.feeds_rebuild(reader_ids=[], include_default=True)
+    pinned = min(
+        (a for a in demo_site if a.section == "Culture"), key=lambda a: a.published_at or 0
+    )
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = log_in(context, senior)
+    page.goto("/admin/editorial/ruleset/add/")
+    page.fill("#id_name", "Sport desk")
+    page.select_option("#id_scope", "section")
+    page.fill("#id_scope_value", "Spo")
+    page.wait_for_function("document.querySelectorAll('#id_scope_value-list option').length > 0")
+    assert page.locator("#id_scope_value-list option").first.get_attribute("value") == "Sport"
+    page.fill("#id_scope_value", "Sport")
+    page.get_by_text("Add another Rule").click()
+    page.select_option("#id_rules-0-kind", "pin")
+    page.fill("#id_rules-0-target_value", f"{pinned.title} [#{pinned.pk}]")
+    page.fill("#id_rules-0-slot", "1")
+    page.click("input[name=_continue]")
+    page.wait_for_url("**/change/")
+    assert "Section page: Sport" in page.locator("#publish-panel").inner_text()
+    page.fill("#publish-note", "Derby day")
+    page.click("input[name=_publish]")
+    page.wait_for_selector("text=it is live")
+    reader_page = context.new_page()
+    reader_page.goto("/section/Sport/")
+    first = reader_page.locator("[data-newsrec-article]").first
+    assert first.get_attribute("data-newsrec-article") == str(pinned.pk)
+    reader_page.goto("/")
+    home_first = reader_page.locator("[data-newsrec-article]").first
+    assert home_first.get_attribute("data-newsrec-article") != str(pinned.pk)
+    reader_page.goto("/section/Sport/")
+    reader_page.screenshot(path=SCREENSHOTS / "editor-section-set.png", full_page=True)
+    context.close()
