@@ -130,14 +130,14 @@ def feeds_freshness() -> dict[str, Any]:
 
 _TOP_ITEMS = """
 SELECT (item->>'article_id')::bigint AS article_id, count(*) AS feeds
-FROM newsrec_feed, jsonb_array_elements(items) WITH ORDINALITY AS x(item, pos)
+FROM newsrec_feed, json_array_elements(items) WITH ORDINALITY AS x(item, pos)
 WHERE built_at >= %s AND pos <= %s
 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s
 """
 
 _SECTION_MIX = """
 SELECT coalesce(item->>'section', ''), count(*)
-FROM newsrec_feed, jsonb_array_elements(items) WITH ORDINALITY AS x(item, pos)
+FROM newsrec_feed, json_array_elements(items) WITH ORDINALITY AS x(item, pos)
 WHERE pos <= %s GROUP BY 1 ORDER BY 2 DESC
 """
 

@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
+from newsrec.fields import JSONTextField
+
 EMBEDDING_DIMENSIONS = 384  # must match NEWSREC["EMBEDDING_DIMENSIONS"] (system check newsrec.E002)
 
 
@@ -271,7 +273,8 @@ class Feed(models.Model):
     reader = models.OneToOneField(
         Reader, null=True, blank=True, on_delete=models.CASCADE, related_name="feed"
     )
-    items = models.JSONField(default=list, help_text="Ranked items with reasons and scores.")
+    # json, not jsonb: rewritten on every rebuild, read whole (see JSONTextField)
+    items = JSONTextField(default=list, help_text="Ranked items with reasons and scores.")
     conflicts = models.JSONField(default=list, blank=True, help_text="Rules that could not be met.")
     context_habits = models.JSONField(default=dict, blank=True)  # for the read-time re-rank
     rules_version = models.PositiveBigIntegerField(default=0)

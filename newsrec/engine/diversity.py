@@ -286,11 +286,14 @@ def assemble_many(
                         )
                     )
             closed[i] = dead[b]
+        # usually every reader takes this slot: plain views then, not copies of every array
+        rows_of: slice | np.ndarray = slice(None) if len(who) == b_count else who
         if sims is None:
-            value = relevance[who]
+            value = relevance[rows_of]
         else:
-            mmr = scaled[who] - (1 - lam) * np.maximum(max_sim[who], 0)
-            value = np.where(used[who, None], mmr, relevance[who])
+            mmr = scaled[rows_of] - (1 - lam) * np.maximum(max_sim[rows_of], 0)
+            taken_any = used[rows_of]
+            value = mmr if taken_any.all() else np.where(taken_any[:, None], mmr, relevance[who])
         choice = np.argmax(np.where(closed, -np.inf, value), axis=1)
         dead[who, choice] = True
         remaining[who] -= 1
@@ -299,7 +302,10 @@ def assemble_many(
         for cap in active:
             cap.count(who, choice)
         if sims is not None:
-            max_sim[who] = np.maximum(max_sim[who], sims[who, choice])
+            if len(who) == b_count:
+                np.maximum(max_sim, sims[who, choice], out=max_sim)
+            else:
+                max_sim[who] = np.maximum(max_sim[who], sims[who, choice])
             used[who] = True
     results = []
     for b, slate in enumerate(slates):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -98,11 +99,25 @@ class Labels:
                 out[code] = value
         return out
 
+    @cached_property
+    def single(self) -> np.ndarray | None:
+        """Each article's one code (-1 = none) when no article has two (sections); else None."""
+        if len(self.indptr) > 1 and int(np.diff(self.indptr).max()) > 1:
+            return None
+        codes = np.full(len(self.indptr) - 1, -1, dtype=np.int64)
+        codes[self.owners] = self.codes
+        return codes
+
     def max_over(self, by_code: np.ndarray | None, indices: np.ndarray) -> np.ndarray:
         """Per article in ``indices``: its labels' largest ``by_code`` value (0 if none)."""
         out = np.zeros(len(indices), dtype=np.float32)
         if by_code is None or len(indices) == 0:
             return out
+        single = self.single
+        if single is not None:
+            # one label at most: a lookup, with code -1 landing on the appended 0
+            padded = np.append(by_code.astype(np.float32, copy=False), np.float32(0.0))
+            return np.maximum(padded[single[indices]], out)
         owner, codes = self.entries(indices)
         np.maximum.at(out, owner, by_code[codes])
         return out

@@ -182,7 +182,8 @@ class Ranker:
         )
         gathered = self.gather(query, prepared)
         pinned_rows = np.asarray([p.row for p in pins], dtype=np.int64)
-        keep = ~np.isin(gathered.rows, pinned_rows)
+        # a handful of pins: one comparison each beats np.isin's sort
+        keep = (gathered.rows[:, None] != pinned_rows[None, :]).all(axis=1)
         rows = np.concatenate([gathered.rows[keep], pinned_rows])
         source_scores = np.zeros(len(rows), np.float32)
         count = int(keep.sum())
@@ -227,20 +228,26 @@ class Ranker:
         parts_rows, parts_scores, parts_sources, parts_seeds = [], [], [], []
         for i, (source, state) in enumerate(zip(self.sources, prepared.sources, strict=True)):
             found = source.candidates(query, state)
+            if len(found.rows) == 0:
+                continue
             rows = np.asarray(found.rows, dtype=np.int64)
-            ok = query.eligible[rows]  # a third-party source cannot smuggle in excluded rows
-            parts_rows.append(rows[ok])
-            parts_scores.append(np.asarray(found.scores, np.float32)[ok] * source.weight)
-            parts_sources.append(np.full(int(ok.sum()), i, np.int64))
+            scores = np.asarray(found.scores, np.float32)
             seeds = found.seeds if found.seeds is not None else np.full(len(rows), -1, np.int64)
-            parts_seeds.append(np.asarray(seeds, np.int64)[ok])
+            seeds = np.asarray(seeds, np.int64)
+            ok = query.eligible[rows]  # a third-party source cannot smuggle in excluded rows
+            if not ok.all():
+                rows, scores, seeds = rows[ok], scores[ok], seeds[ok]
+            parts_rows.append(rows)
+            parts_scores.append(scores * source.weight)
+            parts_sources.append(np.full(len(rows), i, np.int64))
+            parts_seeds.append(seeds)
         rows = np.concatenate(parts_rows) if parts_rows else np.zeros(0, np.int64)
         scores = np.concatenate(parts_scores) if parts_scores else np.zeros(0, np.float32)
         sources = np.concatenate(parts_sources) if parts_sources else np.zeros(0, np.int64)
         seeds = np.concatenate(parts_seeds) if parts_seeds else np.zeros(0, np.int64)
         order = np.lexsort((sources, -scores, rows))
         rows, scores, sources, seeds = rows[order], scores[order], sources[order], seeds[order]
-        first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, bool)
+        first = _firsts(rows)
         return Gathered(rows[first], scores[first], sources[first], seeds[first])
 
     def score(
@@ -335,6 +342,13 @@ class Ranker:
                 )
             )
         return items
+
+
+def _firsts(rows: np.ndarray) -> np.ndarray:
+    """Mask over sorted ``rows``: the first of each run of equal values."""
+    first = np.ones(len(rows), bool)
+    np.not_equal(rows[1:], rows[:-1], out=first[1:])
+    return first
 
 
 def rank(

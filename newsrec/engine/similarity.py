@@ -137,12 +137,15 @@ def batch_similarities(
 def _interest_bests(product: np.ndarray, layout: list[tuple]) -> list[np.ndarray | None]:
     """Every reader's :func:`weighted_max` of its interest rows, clipped to [0, 1]."""
     bests: list[np.ndarray | None] = []
+    clipped: np.ndarray | None = None  # the whole product clipped in one call, when needed
     for start, k, weights, *_ in layout:
         top = float(weights.max()) if k else 0.0
         if top <= 0:
             bests.append(None)
         elif k == 1:
-            bests.append(np.clip(product[start], 0.0, 1.0))  # one vector: its weight scales to 1
+            if clipped is None:
+                clipped = np.clip(product, 0.0, 1.0)
+            bests.append(clipped[start])  # one vector: its weight scales to 1
         else:
             sims = product[start : start + k] * (weights / top)[:, None]
             bests.append(np.clip(sims.max(axis=0), 0.0, 1.0))

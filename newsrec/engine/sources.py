@@ -91,8 +91,8 @@ def first_per_group(groups: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     order = np.argsort(groups, kind="stable")
     ordered = groups[order]
-    starts = np.r_[0, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1]
-    sizes = np.diff(np.r_[starts, len(ordered)])
+    starts = np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
+    sizes = np.diff(starts, append=len(ordered))
     keep = np.zeros(len(groups), dtype=bool)
     keep[order] = np.arange(len(ordered)) - np.repeat(starts, sizes) < k
     return keep
@@ -332,6 +332,9 @@ class CovisitSource(CandidateSource):
         return f"Readers of {title} also read this" if title else "Readers like you read this"
 
 
+_ANSWERS_KEPT = 4096  # per source and batch: bounds the memory of shared answers
+
+
 class TrendingSource(CandidateSource):
     """Time-decayed popularity: the top overall and the top of every section.
 
@@ -361,11 +364,27 @@ class TrendingSource(CandidateSource):
         head = np.zeros(len(order), bool)
         head[: self.limit * self.slack] = True
         head |= first_per_group(codes[order], self.per_section * self.slack)
-        return order[head], codes, overall, within
+        # the candidates depend on the reader only through which rows of the head are eligible,
+        # and most readers' exclusions miss the head: one answer per pattern, shared per batch
+        answers: dict[bytes, Candidates] = {}
+        return order[head], codes, overall, within, answers
 
     def candidates(self, query: Query, prepared: Any = None) -> Candidates:
-        order, codes, overall, within = prepared or self.prepare(query.pool, query.context)
-        ordered = order[query.eligible[order]]
+        order, codes, overall, within, answers = prepared or self.prepare(query.pool, query.context)
+        eligible = query.eligible[order]
+        key = eligible.tobytes()
+        found = answers.get(key)
+        if found is None:
+            found = self._candidates(order[eligible], codes, overall, within)
+            if len(answers) < _ANSWERS_KEPT:
+                found.rows.setflags(write=False)  # shared by readers: never changed in place
+                found.scores.setflags(write=False)
+                answers[key] = found
+        return found
+
+    def _candidates(
+        self, ordered: np.ndarray, codes: np.ndarray, overall: np.ndarray, within: np.ndarray
+    ) -> Candidates:
         top = np.zeros(len(ordered), bool)
         top[: self.limit] = True
         section_top = first_per_group(codes[ordered], self.per_section) & (codes[ordered] >= 0)
@@ -476,7 +495,8 @@ def _best_per_row(rows: np.ndarray, scores: np.ndarray, seeds: np.ndarray) -> Ca
     """Keep each row once, with its best score (and that score's seed)."""
     order = np.lexsort((seeds, -scores, rows))
     rows, scores, seeds = rows[order], scores[order], seeds[order]
-    first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, bool)
+    first = np.ones(len(rows), bool)
+    np.not_equal(rows[1:], rows[:-1], out=first[1:])
     return Candidates(rows[first], np.clip(scores[first], 0, 1).astype(np.float32), seeds[first])
 
 

@@ -163,3 +163,71 @@ def test_covisitation_feeds_readers_of_this_also_read(catalogue: list[Any]) -> N
     state = feeds.reader_states(reader_ids=[newcomer.pk])[0]
     found = CovisitSource().candidates(Query.for_reader(pool, state, Context(now=time.time())))
     assert pool.ids[found.rows].tolist() == [b.pk]
+
+
+# These two add no catalogue: each test's rolled-back articles stay in the HNSW index, and
+# piles of identical vectors there degrade later nearest-neighbour searches.
+
+
+@pytest.mark.django_db
+def test_reader_states_carry_the_stored_interest_vector_exactly() -> None:
+    import numpy as np
+
+    from newsrec.models import ReaderProfile
+
+    reader = cast(Reader, ReaderFactory.create())
+    stored = np.random.default_rng(5).normal(size=384).astype(np.float32)
+    ReaderProfile.objects.create(
+        reader=reader, interest_vector=stored, section_affinity={"Sport": 0.5}
+    )
+    [state] = feeds.reader_states(reader_ids=[reader.pk])
+    vector = np.asarray(state.interests[0].vector)
+    assert vector.dtype == np.float32
+    assert np.array_equal(vector, stored)  # the binary read is exact
+    assert state.section_affinity == {"Sport": 0.5}
+    assert feeds.reader_states(reader_ids=[]) == []
+
+
+@pytest.mark.django_db
+def test_stored_items_read_back_as_json_whatever_the_breakdown() -> None:
+    import json
+
+    import numpy as np
+
+    from newsrec.engine.types import FeedItem
+    from tests.factories import make_article
+
+    vector = np.random.default_rng(6).normal(size=384)
+    make_article(title='A "quoted" title', embedding=vector, embedding_status="ready")
+    pool = feeds.pool_load()
+    first = int(pool.ids[0])
+    items = (
+        FeedItem(
+            article_id=first, score=0.5, source="s", reason='Quote " and \\ backslash',
+            breakdown={"relevance": 0.25, "score": 0.5}, section="Sport", seed_id=7,
+        ),
+    )  # fmt: skip
+    written = json.loads(feeds._items_json(items, pool, feeds.published_json(pool)))
+    assert written == [
+        {
+            "article_id": first,
+            "title": 'A "quoted" title',
+            "section": "Sport",
+            "published_at": float(pool.published_at[0]),
+            "score": 0.5,
+            "source": "s",
+            "reason": 'Quote " and \\ backslash',
+            "seed_id": 7,
+            "breakdown": [0.25, 0.5],
+        }
+    ]
+    reader = cast(Reader, ReaderFactory.create())
+    result = FeedResult(
+        reader_id=reader.pk, items=items, conflicts=(), rules_version=1, built_at=1e9
+    )
+    [state] = feeds.reader_states(reader_ids=[reader.pk])
+    assert feeds.feeds_store(results=[(state, result)], pool=pool) == 1
+    feed = Feed.objects.get(reader=reader)
+    assert feed.items == written  # the json column reads back as a list of dicts
+    assert Feed.objects.filter(reader=reader, items=written).exists()
+    assert not Feed.objects.filter(reader=reader, items=[]).exists()

@@ -32,6 +32,24 @@ def test_labels_hold_sections_authors_tags() -> None:
     assert pool.sections.mask_any([""]).tolist() == [False, False]  # "" never matches a rule
 
 
+def test_max_over_is_the_same_for_single_and_multi_valued_labels() -> None:
+    pool = pool_of(
+        article(1, section="Sport", tags=("a", "b")),
+        article(2, section="", tags=()),
+        article(3, section="Politics", tags=("b",)),
+    )
+    assert pool.sections.single is not None  # one section each: looked up directly
+    assert pool.tags.single is None
+    rows = np.asarray([2, 1, 0, 0])
+    sections = pool.sections.max_over(pool.sections.values_by_code({"Sport": 0.5}), rows)
+    assert sections.dtype == np.float32
+    assert sections.tolist() == [0.0, 0.0, 0.5, 0.5]
+    negative = pool.sections.values_by_code({"Sport": -0.5, "Politics": 0.25})
+    assert pool.sections.max_over(negative, rows).tolist() == [0.25, 0.0, 0.0, 0.0]
+    tags = pool.tags.max_over(pool.tags.values_by_code({"a": 0.25, "b": 0.75}), rows)
+    assert tags.tolist() == [0.75, 0.0, 0.75, 0.75]
+
+
 def test_covisits_keep_only_pool_neighbours_with_positive_weights() -> None:
     pool = pool_of(
         article(1),

@@ -124,6 +124,25 @@ def test_trending_takes_overall_top_and_per_section_top() -> None:
     assert TrendingSource().reason(pool, reader(), 2, -1) == "Trending in Sport"
 
 
+def test_trending_answers_shared_within_a_batch_follow_each_readers_exclusions() -> None:
+    pool = pool_of(*[article(i, section="Politics", trending=100.0 - i) for i in range(1, 6)])
+    source = TrendingSource(limit=2, per_section=1)
+    context = ctx()
+    prepared = source.prepare(pool, context)  # one batch: answers are shared by pattern
+
+    def ids(who: ReaderState) -> list[int]:
+        found = source.candidates(Query.for_reader(pool, who, context), prepared)
+        return pool.ids[found.rows].tolist()
+
+    assert ids(reader(1)) == [1, 2]
+    assert ids(reader(2, read_ids=frozenset({1}))) == [2, 3]
+    assert ids(reader(3)) == [1, 2]
+    assert ids(reader(4, read_ids=frozenset({1}))) == [2, 3]
+    assert ids(reader(5, hidden_ids=frozenset({2}))) == [1, 3]
+    shared = source.candidates(Query.for_reader(pool, reader(6), context), prepared)
+    assert not shared.rows.flags.writeable  # one answer serves many readers: read-only
+
+
 def test_editor_picks_newest_first() -> None:
     pool = pool_of(
         article(1, editor_pick=True, hours_old=5),
