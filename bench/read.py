@@ -39,12 +39,17 @@ from _http import (
 DEFAULT_DATABASE = "newsrec_bench_read"
 TARGET_P95_MS = {"api_feed": 15.0, "home": 40.0}  # issue #6
 READER_PREFIX = "cookie:bench-read-"
+SECTION = "Sport"  # a demo section; its page runs under a rule set of its own (issue #5)
 ENDPOINTS = {
     # /healthz/ is the floor: the same stack (gunicorn, middleware, one SELECT 1) with no work.
     # The project has no static JSON endpoint; this one answers plain text.
     "floor_healthz": "/healthz/",
     "api_feed": "/api/v1/feeds/me/",
     "home": "/",
+    # A section's feed: stored items of the section plus its newest articles, re-ranked under
+    # the section page's live rule set (a pin, a block, a boost, a cap and MMR) at read time.
+    "api_section_feed": f"/api/v1/feeds/me/?section={SECTION}",
+    "section_page": f"/section/{SECTION}/",
 }
 
 
@@ -61,6 +66,35 @@ def demo_catalogue() -> list[int]:
             call_command("newsrec_demo", verbosity=0, stdout=sys.stderr)
         log(f"demo ready in {timer.seconds:.0f}s")
     return list(Article.objects.published().embedded().values_list("pk", flat=True))
+
+
+def section_set_publish() -> str:
+    """A live rule set for the SECTION page, as a newsroom would have one; returns its scope."""
+    from editorial import services
+    from editorial.models import Rule, RuleSet
+    from newsrec.models import Article
+
+    services.rules_fanout_enqueue = lambda: None  # type: ignore[assignment]  # feeds built here
+    RuleSet.objects.filter(name="bench-read section desk").delete()
+    in_section = list(
+        Article.objects.published().filter(section=SECTION).order_by("published_at")
+        .values_list("pk", flat=True)
+    )  # fmt: skip
+    rule_set = RuleSet.objects.create(
+        name="bench-read section desk", scope="section", scope_value=SECTION
+    )
+    rows: list[dict[str, Any]] = [
+        {"kind": "pin", "target_field": "article", "target_value": str(in_section[0]), "slot": 2},
+        {"kind": "block", "target_field": "article", "target_value": str(in_section[1])},
+        {"kind": "boost", "target_field": "article", "target_value": str(in_section[2]),
+         "factor": 3.0},
+        {"kind": "cap", "target_field": "author", "max_per_value": 2, "top_k": 10},
+        {"kind": "mmr", "mmr_lambda": 0.8},
+    ]  # fmt: skip
+    for row in rows:
+        Rule.objects.create(rule_set=rule_set, **row)
+    services.ruleset_publish(rule_set=rule_set)
+    return rule_set.scope_label
 
 
 def reader_history(
@@ -271,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         log("collectstatic (pages need the static manifest with DEBUG off)")
         collectstatic()
         article_ids = demo_catalogue()
+        scope = section_set_publish()
+        log(f"live rule set for {scope}")
         with Timer() as timer:
             made = readers_create(args.clients, article_ids, seed=0)
         log(f"{len(made)} readers with histories, profiles and feeds in {timer.seconds:.1f}s")

@@ -585,21 +585,27 @@ def _read_rules_apply(
     rules = scoped.rules
     pinned = [p.article_id for p in rules.pins]
     stored = {i["article_id"] for i in items}
-    pool, extra = _read_pool(
+    found = _read_pool(
         [*stored, *pinned],
         now=now,
         vectors=rules.diversity.mmr_lambda < 1.0,
         section=section,
         newest=limit + len(items),
+        pinned=[a for a in pinned if a not in stored],
+        reader_id=reader_id,
     )
-    read = _reader_engaged(reader_id, [a for a in pinned if a not in stored])
+    pool = found.pool
     state = ReaderState(
         reader_id=reader_id if reader_id is not None else DEFAULT_FEED_KEY,
-        read_ids=frozenset(read),
+        read_ids=frozenset(found.engaged),
         returning=reader_id is not None,
     )
     candidates = with_newest(
-        pool, [_as_item(i) for i in items], extra, source=FRESH_SOURCE, reason=f"New in {section}"
+        pool,
+        [_as_item(i) for i in items],
+        found.newest,
+        source=FRESH_SOURCE,
+        reason=f"New in {section}",
     )
     context = Context(now=now, device=device)
     prepared = overlay_prepare(pool, context, rules, extra_boosts=scoped.extra_boosts)
@@ -633,52 +639,77 @@ def _as_item(item: dict[str, Any]) -> FeedItem:
     )  # fmt: skip
 
 
+_READ_POOL = """
+WITH wanted AS (
+    SELECT unnest(%(ids)s::bigint[]) AS id
+    UNION
+    (SELECT id FROM {article} WHERE %(section)s::text <> '' AND section = %(section)s AND {live}
+     ORDER BY published_at DESC NULLS FIRST, id DESC LIMIT %(newest)s)
+)
+SELECT a.id, a.title, a.published_at, a.section, a.authors, a.tags,
+       CASE WHEN %(vectors)s THEN a.embedding END,
+       a.id = ANY(%(pinned)s::bigint[]) AND EXISTS (
+           SELECT 1 FROM {event} e
+           WHERE e.reader_id = %(reader)s::bigint AND e.article_id = a.id
+             AND e.kind = ANY(%(kinds)s)
+       )
+FROM {article} a JOIN wanted USING (id)
+WHERE {live}
+ORDER BY a.published_at DESC NULLS FIRST, a.id DESC
+"""
+_LIVE = (
+    "status = 'published' AND (published_at IS NULL OR published_at <= %(now)s) "
+    "AND (embargo_until IS NULL OR embargo_until <= %(now)s)"
+)
+
+
+@dataclass(frozen=True)
+class ReadPool:
+    """The articles a read-time re-rank needs, as a small pool (see :func:`_read_pool`)."""
+
+    pool: Pool
+    newest: list[int]  # the section's newest live articles, newest first
+    engaged: set[int]  # pinned articles the reader has read or hidden
+
+
 def _read_pool(
-    article_ids: list[int], *, now: float, vectors: bool, section: str = "", newest: int = 0
-) -> tuple[Pool, list[int]]:
-    """A pool of these articles (those live now) and, with ``section``, the section's ``newest``
-    live articles, whose ids come back newest first: one query, plus one for the vectors when
-    MMR needs them."""
+    article_ids: list[int],
+    *,
+    now: float,
+    vectors: bool,
+    section: str = "",
+    newest: int = 0,
+    pinned: Sequence[int] = (),
+    reader_id: int | None = None,
+) -> ReadPool:
+    """These articles (those live now), the ``newest`` live ones of ``section``, and which of
+    the ``pinned`` ones the reader has read or hidden (pins must not bring those back): one
+    query, in binary so that vectors (only fetched when MMR needs them) are a byte copy."""
     moment = datetime.fromtimestamp(now, tz=UTC)
-    live = Article.objects.live_at(moment)
-    wanted = Q(pk__in=set(article_ids))
-    if section:
-        recent = live.filter(section=section).order_by("-published_at", "-id")[:newest]
-        wanted |= Q(pk__in=recent.values("pk"))
-    rows = list(
-        live.filter(wanted)
-        .order_by("-published_at", "-id")
-        .values_list("id", "title", "published_at", "section", "authors", "tags")
-    )
+    sql = _READ_POOL.format(article=Article._meta.db_table, event=Event._meta.db_table, live=_LIVE)
+    params = {
+        "ids": list(set(article_ids)), "section": section, "newest": newest, "now": moment,
+        "vectors": vectors, "pinned": list(pinned), "reader": reader_id,
+        "kinds": [str(k) for k in (*_READ_KINDS, EventKind.HIDE)],
+    }  # fmt: skip
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        rows = cursor.fetchall()
     dimensions = int(newsrec_settings.EMBEDDING_DIMENSIONS)
-    matrix = (
-        _vectors_load([r[0] for r in rows])
-        if vectors and rows
-        else np.zeros((len(rows), dimensions), dtype=np.float32)
-    )
+    zero = np.zeros(dimensions, dtype=np.float32)
     metas = [
         ArticleMeta(
-            article_id=article_id, title=title, embedding=embedding,
-            published_at=published.timestamp() if published else now, section=name,
-            authors=tuple(authors), tags=tuple(tags),
+            article_id=article_id, title=title, embedding=zero if vector is None
+            else _vector_of(vector), published_at=published.timestamp() if published else now,
+            section=name, authors=tuple(authors or ()), tags=tuple(tags or ()),
         )
-        for (article_id, title, published, name, authors, tags), embedding in zip(
-            rows, matrix, strict=True
-        )
+        for article_id, title, published, name, authors, tags, vector, _ in rows
     ]  # fmt: skip
-    in_section = [r[0] for r in rows if section and r[3] == section][:newest]
-    return Pool.from_articles(metas, dimensions=dimensions), in_section
-
-
-def _reader_engaged(reader_id: int | None, article_ids: list[int]) -> set[int]:
-    """Which of these articles the reader has read or hidden (pins must not bring them back)."""
-    if reader_id is None or not article_ids:
-        return set()
-    kinds = [*_READ_KINDS, EventKind.HIDE]
-    return set(
-        Event.objects.filter(reader_id=reader_id, article_id__in=article_ids, kind__in=kinds)
-        .values_list("article_id", flat=True)
-        .distinct()
+    return ReadPool(
+        pool=Pool.from_articles(metas, dimensions=dimensions),
+        newest=[r[0] for r in rows if section and r[3] == section][:newest],
+        engaged={r[0] for r in rows if r[7]},
     )
 
 

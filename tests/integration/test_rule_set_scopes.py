@@ -36,7 +36,7 @@ from editorial.models import (
 )
 from newsrec import feeds, readers
 from newsrec.models import Article, Reader
-from tests.factories import ReaderFactory, make_catalogue, make_reader_who_finished
+from tests.factories import ReaderFactory, make_article, make_catalogue, make_reader_who_finished
 
 pytestmark = pytest.mark.django_db
 
@@ -380,3 +380,20 @@ def test_a_scoped_set_ending_with_nothing_after_it_bumps_the_version() -> None:
     services.ruleset_switch(now=t0 + timedelta(hours=1))
     assert not RuleSet.objects.live().exists()
     assert RulesState.current() == before + 1  # readers' ETags on the Sport page change
+
+
+def test_read_time_pins_skip_what_the_reader_read_and_unembedded_articles_do_not_break_mmr(
+    catalogue: list[Article],
+) -> None:
+    reader = built_reader(catalogue)  # they finished catalogue[0], a Politics story
+    fresh = make_article(title="Just in", section="Politics")  # newest, not embedded yet
+    published(
+        "Politics desk", pin(catalogue[0]), {"kind": "mmr", "mmr_lambda": 0.5},
+        scope=Scope.SECTION, value="Politics",
+    )  # fmt: skip
+    page = feeds.feed_read(reader=reader, section="Politics", limit=10)
+    assert catalogue[0].pk not in ids(page)
+    assert any("already read" in c or "read or hidden" in c for c in page.conflicts)  # type: ignore[union-attr]
+    assert fresh.pk in ids(page)
+    anonymous = feeds.feed_read(reader=None, section="Politics", limit=10)
+    assert ids(anonymous)[0] == catalogue[0].pk  # a new visitor has read nothing
