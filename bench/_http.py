@@ -131,9 +131,11 @@ class Gunicorn:
         sys.exit(f"gunicorn did not answer /healthz/ within {timeout:.0f}s; see {self.log_path}")
 
     def access_times_ms(self, *, path: str) -> list[float]:
-        """Server-side request times (ms) of the successful requests of ``path``."""
+        """Server-side request times (ms) of the successful requests of ``path`` (the log
+        records paths without their query string)."""
         if self.access_path is None or not self.access_path.exists():
             return []
+        path = path.split("?", 1)[0]
         times = []
         for line in self.access_path.read_text(errors="replace").splitlines():
             parts = line.split(" ", 2)
