@@ -85,6 +85,26 @@ def top_positions(values: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(-values, k - 1)[:k]
 
 
+def top_eligible(values: np.ndarray, eligible: np.ndarray, k: int, floor: float) -> np.ndarray:
+    """:func:`top_rows` of ``values`` where ``eligible`` and at least ``floor``, without building
+    that pool-sized mask: a threshold estimated from a strided sample of all ``values`` picks
+    about 2k rows first, and only those are checked for eligibility. Exact: when fewer than k
+    eligible rows pass a threshold above ``floor``, the full computation runs instead.
+    """
+    n = len(values)
+    if k > 0 and n > 16 * k and n > 2048:
+        sample = values[::16]
+        keep = min(len(sample), 2 * k // 16 + 1)
+        estimate = np.partition(sample, len(sample) - keep)[len(sample) - keep]
+        complete = not estimate > floor  # then every row at least ``floor`` is looked at
+        rows = np.flatnonzero(values >= (floor if complete else estimate))
+        rows = rows[eligible[rows]]
+        if complete or len(rows) >= k:
+            # rows ascend, so a stable sort on the value alone sends ties to the lower row
+            return rows[np.argsort(-values[rows], kind="stable")[:k]]
+    return top_rows(values, eligible & (values >= floor), k)
+
+
 def first_per_group(groups: np.ndarray, k: int) -> np.ndarray:
     """Mask over an already ordered sequence: the first k items of each group."""
     if len(groups) == 0:
@@ -181,7 +201,7 @@ class InterestSource(CandidateSource):
         else:
             weights = sims.interest_weights / sims.interest_weights.max()
             best = np.clip((sims.interest * weights[:, None]).max(axis=0), 0.0, 1.0)
-        rows = top_rows(best, query.eligible & (best >= self.min_similarity), self.limit)
+        rows = top_eligible(best, query.eligible, self.limit, self.min_similarity)
         return Candidates(rows, best[rows].astype(np.float32))
 
     def reason(self, pool: Pool, reader: ReaderState, row: int, seed: int) -> str:

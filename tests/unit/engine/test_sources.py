@@ -19,6 +19,7 @@ from newsrec.engine import (
     TrendingSource,
 )
 from newsrec.engine.pool import Pool
+from newsrec.engine.sources import top_eligible
 from newsrec.engine.types import ReaderState
 from tests.unit.engine.builders import article, axis, ctx, interested_in, pool_of, reader, seeded
 
@@ -53,6 +54,24 @@ def test_interest_source_skips_excluded_and_limits() -> None:
     pool = pool_of(*[article(i, vector=axis(0, i / 10, towards=1)) for i in range(1, 6)])
     found = run(InterestSource(limit=2), pool, interested_in(0, read_ids=frozenset({1})))
     assert list(found) == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("share_eligible", "floor"),
+    [(0.9, 0.05), (0.02, 0.05), (0.9, 0.97), (0.9, 0.0)],
+    ids=["estimate", "too-few-eligible", "floor-above-estimate", "no-floor"],
+)
+def test_top_eligible_is_the_exact_top_with_ties_to_the_lower_row(
+    share_eligible: float, floor: float
+) -> None:
+    rng = np.random.default_rng(7)
+    values = (rng.random(10_000) * 50).round() / 50  # coarse values: many ties at every rank
+    values = values.astype(np.float32)
+    eligible = rng.random(10_000) < share_eligible
+    k = 300
+    rows = np.flatnonzero(eligible & (values >= floor))
+    expected = rows[np.lexsort((rows, -values[rows]))][:k]
+    assert top_eligible(values, eligible, k, floor).tolist() == expected.tolist()
 
 
 def test_because_you_read_keeps_the_seed_and_excludes_it() -> None:
