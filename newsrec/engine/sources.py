@@ -166,18 +166,28 @@ def seed_title(pool: Pool, reader: ReaderState, seed: int) -> str:
 
 
 # Neighbour lists of BecauseYouReadSource, per pool object (dropped with the pool).
-_NEIGHBOURS: weakref.WeakKeyDictionary[Pool, dict[tuple[int, int, float], dict[int, Any]]] = (
-    weakref.WeakKeyDictionary()
-)
+_Lists = dict[tuple[int, int, float], dict[int, Any]]
+_NEIGHBOURS: weakref.WeakKeyDictionary[Pool, _Lists] = weakref.WeakKeyDictionary()
+# The latest pool's rows, vectors and lists, held strongly: a cache that reloads its pool drops
+# the old one before the new one is first used, and the weak entry would go with it.
+_LATEST: list[tuple[np.ndarray, np.ndarray, _Lists]] = []
 
 
-def _neighbours_of_same_pool(pool: Pool) -> dict[tuple[int, int, float], dict[int, Any]]:
+def _neighbours_of_same_pool(pool: Pool) -> _Lists:
     """A reloaded pool with the very same rows and vectors keeps the lists already computed."""
-    for other, lists in list(_NEIGHBOURS.items()):
-        same = np.array_equal(other.ids, pool.ids)
-        if same and np.array_equal(other.embeddings, pool.embeddings):
+    known = [(other.ids, other.embeddings, lists) for other, lists in list(_NEIGHBOURS.items())]
+    for ids, embeddings, lists in known + _LATEST:
+        if np.array_equal(ids, pool.ids) and np.array_equal(embeddings, pool.embeddings):
             return lists
     return {}
+
+
+def _neighbours_for(pool: Pool) -> _Lists:
+    per_pool = _NEIGHBOURS.get(pool)
+    if per_pool is None:
+        per_pool = _NEIGHBOURS[pool] = _neighbours_of_same_pool(pool)
+        _LATEST[:] = [(pool.ids, pool.embeddings, per_pool)]
+    return per_pool
 
 
 class InterestSource(CandidateSource):
@@ -233,10 +243,9 @@ class BecauseYouReadSource(CandidateSource):
     def prepare(self, pool: Pool, context: Context) -> Any:
         # seed row -> (neighbour rows best first, their similarities, truncated?); the lists
         # depend on the pool alone, so every batch over the same pool object shares them
-        per_pool = _NEIGHBOURS.get(pool)
-        if per_pool is None:
-            per_pool = _NEIGHBOURS[pool] = _neighbours_of_same_pool(pool)
-        return per_pool.setdefault((self.per_seed, self.cache_factor, self.min_similarity), {})
+        return _neighbours_for(pool).setdefault(
+            (self.per_seed, self.cache_factor, self.min_similarity), {}
+        )
 
     def prefetch(self, pool: Pool, sims: Sequence[ReaderSims], prepared: Any) -> None:
         """Neighbour lists of the chunk's uncached seeds, as one matrix product per block."""

@@ -116,6 +116,30 @@ def test_because_you_read_cache_gives_the_same_answer_after_exclusions() -> None
     assert pool.ids[cached.rows].tolist() == pool.ids[fresh.rows].tolist() == [8, 9, 10]
 
 
+def test_because_you_read_lists_survive_a_reload_of_the_same_pool() -> None:
+    """A cache that reloads its pool (every minute) drops the old pool object first: the lists
+    computed for it carry over when the new pool has the same rows and vectors."""
+    import gc
+
+    def load() -> Pool:
+        return pool_of(*[article(i, vector=axis(i % 4, i / 40, towards=(i + 1) % 4))
+                         for i in range(1, 30)])  # fmt: skip
+
+    source = BecauseYouReadSource(per_seed=3)
+    context = ctx()
+    pool = load()
+    lists = source.prepare(pool, context)
+    query = Query.for_reader(pool, seeded(5), context)
+    source.prefetch(pool, [query.sims], lists)
+    assert lists
+    del pool, query
+    gc.collect()
+    reloaded = load()
+    assert source.prepare(reloaded, context) is lists
+    changed = pool_of(article(1, vector=axis(0)), article(2, vector=axis(1)))
+    assert source.prepare(changed, context) == {}
+
+
 def test_covisit_source_uses_the_co_visit_graph() -> None:
     pool = pool_of(
         article(1), article(2), article(3), covisits={1: [(2, 10.0), (3, 5.0)], 50: [(3, 4.0)]}
