@@ -100,6 +100,12 @@ CONDITIONAL_PARAMETERS = [
         "If-Modified-Since", str, OpenApiParameter.HEADER, description="Last-Modified you hold."
     ),
 ]
+FEED_PARAMETERS = [
+    *CONTEXT_PARAMETERS,
+    LIMIT_PARAMETER,
+    SECTION_PARAMETER,
+    *CONDITIONAL_PARAMETERS,
+]  # both feed endpoints
 NO_FEED = OpenApiResponse(ErrorSerializer, description="No feed has been built yet.")
 NOT_MODIFIED = OpenApiResponse(description="Not modified: your copy is current.")
 
@@ -269,12 +275,7 @@ class MyFeedView(APIView):
     permission_classes = [IsReader]
 
     @extend_schema(
-        parameters=[
-            *CONTEXT_PARAMETERS,
-            LIMIT_PARAMETER,
-            SECTION_PARAMETER,
-            *CONDITIONAL_PARAMETERS,
-        ],
+        parameters=FEED_PARAMETERS,
         responses={200: FeedSerializer, 304: NOT_MODIFIED, 404: NO_FEED},
         examples=[examples.FEED],
         description=(
@@ -313,12 +314,7 @@ class ReaderFeedView(APIView):
     permission_classes = [CanReadFeeds]
 
     @extend_schema(
-        parameters=[
-            *CONTEXT_PARAMETERS,
-            LIMIT_PARAMETER,
-            SECTION_PARAMETER,
-            *CONDITIONAL_PARAMETERS,
-        ],
+        parameters=FEED_PARAMETERS,
         responses={200: FeedSerializer, 304: NOT_MODIFIED, 404: NO_FEED},
         examples=[examples.FEED],
         description="For servers rendering feeds themselves: needs the read-feeds scope.",
