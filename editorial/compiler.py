@@ -76,15 +76,18 @@ class ReadRules:
     """The rules a feed read in some scopes must obey, beyond the stored feed's own build.
 
     ``rules``: the site-wide set with the scoped sets layered over it; ``extra_boosts``: the
-    scoped sets' boosts alone; ``sets``: the scoped sets applied (empty: site-wide rules only);
-    ``device_pins``: whether ``rules`` has pins limited to some devices (stored feeds, built
-    without a device, cannot hold those).
+    scoped sets' boosts alone; ``sets``: the scoped sets applied (empty: site-wide rules only).
     """
 
     rules: Rules
     extra_boosts: tuple[Boost, ...] = ()
     sets: tuple[RuleSet, ...] = ()
-    device_pins: bool = False
+
+    @property
+    def device_pins(self) -> bool:
+        """Whether ``rules`` has pins limited to some devices (stored feeds, built without a
+        device, cannot hold those: a read on a device must place them)."""
+        return any(pin.segment.devices for pin in self.rules.pins)
 
     @property
     def tag(self) -> str:
@@ -158,28 +161,21 @@ def read_rules(*, section: str = "", device: str = "", variant_id: int | None = 
 
 
 def _read_rules_compile(snapshot: _Snapshot, keys: Sequence[tuple[str, str]]) -> ReadRules:
-    sets = tuple(snapshot.scoped[k][0] for k in keys)
-    layers = [snapshot.scoped[k][1] for k in keys]
-    rules = rules_compile_layers(layers=[snapshot.site, *layers], version=snapshot.version)
+    return _layered(snapshot.site, [snapshot.scoped[k] for k in keys], version=snapshot.version)
+
+
+def _layered(
+    site: Sequence[Rule], scoped: Sequence[tuple[RuleSet, Sequence[Rule]]], *, version: int
+) -> ReadRules:
+    layers = [rows for _, rows in scoped]
     return ReadRules(
-        rules=rules,
+        rules=rules_compile_layers(layers=[site, *layers], version=version),
         extra_boosts=tuple(_builder(layers).boosts),
-        sets=sets,
-        device_pins=any(pin.segment.devices for pin in rules.pins),
+        sets=tuple(rule_set for rule_set, _ in scoped),
     )
 
 
-def layered_rules(*, rule_set: RuleSet, site: Iterable[Rule], version: int = 0) -> ReadRules:
-    """``rule_set`` (a draft, say) layered over the given site-wide rows, as a read in its scope
-    would see it; a site-wide set stands alone. For previews."""
-    if rule_set.is_site_wide:
-        rules = rules_compile(rules=list(rule_set.rules.all()), version=version)
-        return ReadRules(rules=rules, device_pins=any(p.segment.devices for p in rules.pins))
-    rows = list(rule_set.rules.all())
-    rules = rules_compile_layers(layers=[list(site), rows], version=version)
-    return ReadRules(
-        rules=rules,
-        extra_boosts=tuple(_builder([rows]).boosts),
-        sets=(rule_set,),
-        device_pins=any(pin.segment.devices for pin in rules.pins),
-    )
+def layered_rules(*, rule_set: RuleSet, site: Sequence[Rule], version: int = 0) -> ReadRules:
+    """A scoped ``rule_set`` (a draft, say) layered over the given site-wide rows, as a read in
+    its scope would see it. For previews."""
+    return _layered(site, [(rule_set, list(rule_set.rules.all()))], version=version)

@@ -148,7 +148,7 @@ def scoped_rules(rule_set: RuleSet) -> ScopedRules:
     live = (
         layered_rules(rule_set=live_set, site=site_rows)
         if live_set is not None
-        else ReadRules(rules=site, device_pins=any(p.segment.devices for p in site.pins))
+        else ReadRules(rules=site)
     )
     return ScopedRules(
         site=site,

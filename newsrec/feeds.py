@@ -29,6 +29,7 @@ from newsrec.engine.context import context_rerank
 from newsrec.engine.pool import ArticleMeta, Pool
 from newsrec.engine.ranker import BREAKDOWN_KEYS, Ranker
 from newsrec.engine.rules import Rules
+from newsrec.engine.sources import FreshSource
 from newsrec.engine.types import Context, FeedItem, FeedResult, Interest, ReaderState, Seed
 from newsrec.models import Article, Event, EventKind, Feed, Reader, ReaderProfile
 
@@ -565,7 +566,7 @@ def feed_read(
     )
 
 
-FRESH_SOURCE = "fresh"
+FRESH_SOURCE = FreshSource.name  # the source extra section candidates are shown as
 
 
 def _read_rules_apply(
