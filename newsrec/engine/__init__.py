@@ -63,6 +63,7 @@ from newsrec.engine.types import (
     FeedItem,
     FeedResult,
     Interest,
+    ItemColumns,
     ReaderState,
     Seed,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "Freshness",
     "Interest",
     "InterestSource",
+    "ItemColumns",
     "Pin",
     "Pool",
     "Query",

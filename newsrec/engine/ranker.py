@@ -22,7 +22,14 @@ from newsrec.engine.rules import (
 from newsrec.engine.scoring import Weights, combine, popularity, reader_features
 from newsrec.engine.similarity import ReaderSims, batch_similarities
 from newsrec.engine.sources import CandidateSource, Query, default_sources
-from newsrec.engine.types import Breakdown, Conflict, Context, FeedItem, FeedResult, ReaderState
+from newsrec.engine.types import (
+    Conflict,
+    Context,
+    FeedItem,
+    FeedResult,
+    ItemColumns,
+    ReaderState,
+)
 
 PIN_SOURCE = "pin"
 PIN_REASON = "Pinned by the editors"
@@ -40,8 +47,7 @@ BREAKDOWN_KEYS = (
     "fatigue",
     "score",
 )
-_BREAKDOWN_INDEX = {key: i for i, key in enumerate(BREAKDOWN_KEYS)}
-_SCORE = _BREAKDOWN_INDEX["score"]
+_SCORE = BREAKDOWN_KEYS.index("score")
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,7 +214,7 @@ class Ranker:
         )
         return FeedResult(
             reader_id=staged.query.reader.reader_id,
-            items=tuple(items),
+            items=items if isinstance(items, ItemColumns) else tuple(items),
             conflicts=tuple(staged.conflicts + more),
             rules_version=prepared.rules.version,
             built_at=prepared.context.now,
@@ -301,11 +307,12 @@ class Ranker:
         features: dict[str, np.ndarray],
         order: list[int],
         pinned: set[int],
-    ) -> list[FeedItem]:
-        """Feed items with source, human reason and score breakdown."""
+    ) -> Sequence[FeedItem]:
+        """Feed items with source, human reason and score breakdown (as columns: the feed store
+        writes them without an object per item)."""
         pool, reader = query.pool, query.reader
         if not order:
-            return []
+            return ()
         chosen = np.asarray(order, dtype=np.int64)
         # rows are distinct: a binary search through their sort order finds each chosen row
         by_row = np.argsort(rows, kind="stable")
@@ -315,33 +322,33 @@ class Ranker:
         origin = np.minimum(np.searchsorted(gathered.rows, chosen), max(len(gathered.rows) - 1, 0))
         source_of = gathered.sources[origin].tolist() if len(gathered.rows) else []
         seed_of = gathered.seeds[origin].tolist() if len(gathered.rows) else []
-        article_ids = pool.ids[chosen].tolist()
-        sections = pool.section_names
         seeds = reader.seeds
         sources = self.sources
-        items: list[FeedItem] = []
-        for k, (row, values) in enumerate(zip(order, table.T.tolist(), strict=True)):
-            seed_id: int | None = None
+        names: list[str] = []
+        reasons: list[str] = []
+        seed_ids: list[int | None] = []
+        for k, row in enumerate(order):
             if row in pinned:
-                source_name, reason = PIN_SOURCE, PIN_REASON
-            else:
-                source = sources[source_of[k]]
-                seed = seed_of[k]
-                source_name, reason = source.name, source.reason(pool, reader, row, seed)
-                if 0 <= seed < len(seeds):
-                    seed_id = seeds[seed].article_id
-            items.append(
-                FeedItem(
-                    article_id=article_ids[k],
-                    score=values[_SCORE],
-                    source=source_name,
-                    reason=reason,
-                    breakdown=Breakdown(BREAKDOWN_KEYS, _BREAKDOWN_INDEX, values),
-                    section=sections[row],
-                    seed_id=seed_id,
-                )
-            )
-        return items
+                names.append(PIN_SOURCE)
+                reasons.append(PIN_REASON)
+                seed_ids.append(None)
+                continue
+            source = sources[source_of[k]]
+            seed = seed_of[k]
+            names.append(source.name)
+            reasons.append(source.reason(pool, reader, row, seed))
+            seed_ids.append(seeds[seed].article_id if 0 <= seed < len(seeds) else None)
+        section_names = pool.section_names
+        return ItemColumns(
+            keys=BREAKDOWN_KEYS,
+            article_ids=pool.ids[chosen].tolist(),
+            scores=table[_SCORE].tolist(),
+            sources=names,
+            reasons=reasons,
+            sections=[section_names[row] for row in order],
+            seed_ids=seed_ids,
+            breakdowns=table.T.tolist(),
+        )
 
 
 def _firsts(rows: np.ndarray) -> np.ndarray:

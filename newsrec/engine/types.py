@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import overload
 
 import numpy as np
 
@@ -194,12 +195,106 @@ class FeedItem:
         return self.source == "pin"
 
 
+class ItemColumns(Sequence[FeedItem]):
+    """A feed's items as parallel columns, which is how the ranker builds them and how the feed
+    store writes them; each :class:`FeedItem` is made only when it is looked at.
+
+    A full rebuild ranks thousands of readers a second and stores their items without looking
+    at one of them: an object per item (and a breakdown per object) cost as much as formatting
+    the item for storage. Read-only, and equal to any sequence of the same items.
+    """
+
+    __slots__ = ("_items", "article_ids", "breakdowns", "keys", "reasons", "scores", "sections",
+                 "seed_ids", "sources")  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        keys: tuple[str, ...],
+        article_ids: list[int],
+        scores: list[float],
+        sources: list[str],
+        reasons: list[str],
+        sections: list[str],
+        seed_ids: list[int | None],
+        breakdowns: list[list[float]],
+    ) -> None:
+        if not (
+            len(article_ids) == len(scores) == len(sources) == len(reasons) == len(sections)
+            == len(seed_ids) == len(breakdowns)
+        ):  # fmt: skip
+            raise EngineInputError("ItemColumns: every column needs one value per item.")
+        self.keys = keys  # breakdown keys; each row of ``breakdowns`` holds their values
+        self.article_ids = article_ids
+        self.scores = scores
+        self.sources = sources
+        self.reasons = reasons
+        self.sections = sections
+        self.seed_ids = seed_ids
+        self.breakdowns = breakdowns
+        self._items: tuple[FeedItem, ...] | None = None
+
+    def rows(self) -> Iterator[tuple[int, float, str, str, str, int | None, Sequence[float]]]:
+        """(article_id, score, source, reason, section, seed_id, breakdown values) per item."""
+        return zip(
+            self.article_ids,
+            self.scores,
+            self.sources,
+            self.reasons,
+            self.sections,
+            self.seed_ids,
+            self.breakdowns,
+            strict=True,
+        )
+
+    @property
+    def items(self) -> tuple[FeedItem, ...]:
+        if self._items is None:
+            index = {key: i for i, key in enumerate(self.keys)}
+            self._items = tuple(
+                FeedItem(
+                    article_id=article_id,
+                    score=score,
+                    source=source,
+                    reason=reason,
+                    breakdown=Breakdown(self.keys, index, values),
+                    section=section,
+                    seed_id=seed_id,
+                )
+                for article_id, score, source, reason, section, seed_id, values in self.rows()
+            )
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> FeedItem: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[FeedItem, ...]: ...
+    def __getitem__(self, index: int | slice) -> FeedItem | tuple[FeedItem, ...]:
+        return self.items[index]
+
+    def __len__(self) -> int:
+        return len(self.article_ids)
+
+    def __iter__(self) -> Iterator[FeedItem]:
+        return iter(self.items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ItemColumns({list(self.items)!r})"
+
+
 @dataclass(frozen=True)
 class FeedResult:
     """A ranked feed for one reader plus the conflicts met while building it."""
 
     reader_id: int | str
-    items: tuple[FeedItem, ...]
+    items: Sequence[FeedItem]  # a tuple, or the ranker's ItemColumns
     conflicts: tuple[Conflict, ...]
     rules_version: int
     built_at: float

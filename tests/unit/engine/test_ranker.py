@@ -13,10 +13,12 @@ from newsrec.engine import (
     Context,
     Diversity,
     EngineInputError,
+    FeedItem,
     FeedResult,
     Filters,
     FreshSource,
     Interest,
+    ItemColumns,
     Pin,
     Ranker,
     ReaderState,
@@ -175,6 +177,44 @@ def test_a_step_can_be_overridden() -> None:
     who = interested_in(0, read_ids=frozenset({1}))
     assert 1 not in rank(NEWSROOM, who, ctx(), NO_RULES).article_ids
     assert NoExclusions().rank(NEWSROOM, who, ctx(), NO_RULES).article_ids[0] == 1
+
+
+def test_items_are_columns_that_read_as_feed_items() -> None:
+    who = reader(seeds=(Seed(1),), read_ids=frozenset({1}), interests=(Interest(axis(7)),))
+    items = rank(NEWSROOM, who, ctx(), Rules(pins=(Pin(6, slot=2),))).items
+    assert isinstance(items, ItemColumns)
+    plain = tuple(
+        FeedItem(i.article_id, i.score, i.source, i.reason, dict(i.breakdown), i.section,
+                 i.seed_id)
+        for i in items
+    )  # fmt: skip
+    assert items == plain
+    assert plain == items
+    assert list(items) == list(plain)
+    assert items[1].pinned
+    assert items[1].article_id == 6
+    assert items[-1] == plain[-1]
+    assert items[:2] == plain[:2]
+    assert len(items) == len(plain) == len(items.article_ids)
+    row = next(items.rows())
+    assert row[:6] == (items[0].article_id, items[0].score, items[0].source, items[0].reason,
+                       items[0].section, items[0].seed_id)  # fmt: skip
+    assert dict(zip(items.keys, row[6], strict=True)) == dict(items[0].breakdown)
+    assert items != plain[:-1]
+    with pytest.raises(EngineInputError, match="one value per item"):
+        ItemColumns(keys=(), article_ids=[1], scores=[], sources=[], reasons=[], sections=[],
+                    seed_ids=[], breakdowns=[])  # fmt: skip
+
+
+def test_explain_may_return_plain_items() -> None:
+    class Terse(Ranker):
+        def explain(self, query, gathered, rows, features, order, pinned):  # type: ignore[no-untyped-def]
+            ids = query.pool.ids[np.asarray(order, dtype=np.int64)].tolist()
+            return [FeedItem(i, 1.0, "terse", "Because", {}) for i in ids]
+
+    result = Terse().rank(NEWSROOM, interested_in(0), ctx(), NO_RULES)
+    assert isinstance(result.items, tuple)
+    assert {i.source for i in result.items} == {"terse"}
 
 
 def test_empty_pool_gives_empty_feed() -> None:
