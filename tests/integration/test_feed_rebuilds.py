@@ -126,6 +126,47 @@ def test_a_worker_killed_mid_rebuild_loses_nothing(catalogue: list[Any]) -> None
         second.wait(timeout=30)
 
 
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_process_killed_mid_rebuild_is_redone_by_its_worker(catalogue: list[Any]) -> None:
+    """The kernel's OOM killer takes one pool process, not the worker: the task it was running
+    goes back to the queue (task_reject_on_worker_lost) and the same worker redoes it."""
+    import psutil
+
+    from editorial.models import RulesState
+    from newsrec.tasks import feeds_rebuild_readers
+
+    readers = [make_reader_who_finished([catalogue[i % 60]], seen=True) for i in range(12)]
+    ids = [r.pk for r in readers]
+    feeds.feeds_rebuild(reader_ids=ids, rules=Rules(version=1))
+    RulesState.objects.update_or_create(pk=1, defaults={"version": 2})
+    queue = f"oom-test-{os.getpid()}"
+    for reader_id in ids:
+        feeds_rebuild_readers.apply_async(args=([reader_id],), queue=queue)
+    held = ids[4]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(7331, %s)", [held])
+    worker = _spawn_worker(queue, f"oom-{os.getpid()}")
+    try:
+        try:
+            assert wait_for(_advisory_lock_awaited, timeout=90, interval=0.05)
+            [child] = psutil.Process(worker.pid).children()
+            child.kill()
+            child.wait(timeout=30)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(7331, %s)", [held])
+        assert worker.poll() is None, "the worker itself lives on"
+        assert wait_for(
+            lambda: Feed.objects.filter(reader_id__in=ids, rules_version=2).count() == len(ids),
+            timeout=120,
+        )
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert Feed.objects.filter(reader_id__in=ids).count() == len(ids)
+
+
 rules_strategy = st.builds(
     lambda blocked, max_age, cap, pins, lam: Rules(
         version=1,
