@@ -535,13 +535,15 @@ def feed_read(
     local_hour: int | None = None,
     limit: int = 50,
     section: str = "",
-) -> FeedView | None:
+) -> FeedView:
     """One indexed query for the reader's feed (or the default one) plus the context re-rank.
 
     Rule sets scoped to ``section``'s page, to ``device`` or to the reader's experiment variant
     are applied here (see ``editorial.compiler.read_rules``); a section feed always goes through
     them, with the section's newest articles as extra candidates. Readers in a running
-    experiment's holdout get the newest articles instead (no ranking).
+    experiment's holdout get the newest articles instead (no ranking), and so does everyone
+    while no feed has been built yet (a new site before its first rebuild): both with the
+    blocklists and max age of the rule sets that apply.
     """
     from editorial.compiler import read_rules
     from editorial.experiments.selectors import feed_latest, reader_arm
@@ -555,7 +557,7 @@ def feed_read(
     preference = Case(When(key=keys[0], then=Value(0)), default=Value(1))
     feed = Feed.objects.filter(key__in=keys).order_by(preference).first()
     if feed is None:
-        return None
+        return feed_latest(arm=arm, limit=limit, section=section, device=device)
     items = _without_withdrawn(list(feed.items))
     scoped = read_rules(
         section=section, device=device, variant_id=arm.variant_id if arm is not None else None

@@ -269,7 +269,6 @@ class ReaderFeed:
 
     cards: list[FeedCard]
     personalised: bool
-    stored: bool  # False: no feed has been built yet (not even the default one)
     seeds: dict[int, Article] = field(default_factory=dict)  # the X of "Because you read X"
 
 
@@ -295,8 +294,6 @@ def reader_feed_cards(
     view = feeds.feed_read(
         reader=reader, device=device, limit=int(newsrec_settings.FEED_LENGTH), section=section or ""
     )
-    if view is None:
-        return ReaderFeed(cards=[], personalised=False, stored=False)
     items = [
         (slot, item)
         for slot, item in enumerate(view.items, start=1)
@@ -320,6 +317,5 @@ def reader_feed_cards(
     return ReaderFeed(
         cards=cards[:limit],
         personalised=view.personalised,
-        stored=True,
         seeds={pk: live[pk] for pk in seed_ids if pk in live},
     )

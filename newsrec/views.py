@@ -45,15 +45,9 @@ def _device(request: HttpRequest) -> str:
     return device_from_user_agent(request.META.get("HTTP_USER_AGENT", ""))
 
 
-def _latest_cards(
-    *, section: str | None = None, exclude: set[int], limit: int, reason: str = ""
-) -> list[FeedCard]:
-    qs = (
-        selectors.article_list(section=section)
-        .only(*selectors.CARD_FIELDS)
-        .exclude(pk__in=exclude)[:limit]
-    )
-    return [FeedCard(article=a, reason=reason) for a in qs]
+def _latest_cards(*, exclude: set[int], limit: int) -> list[FeedCard]:
+    qs = selectors.article_list().only(*selectors.CARD_FIELDS).exclude(pk__in=exclude)[:limit]
+    return [FeedCard(article=a) for a in qs]
 
 
 def _rails(cards: list[FeedCard], seeds: dict[int, Article]) -> list[dict[str, Any]]:
@@ -81,8 +75,6 @@ def home(request: HttpRequest) -> HttpResponse:
     rails = _rails(feed.cards, feed.seeds)
     in_rails = {c.article.pk for rail in rails for c in rail["cards"]}
     for_you = [c for c in feed.cards if c.article.pk not in in_rails][:FOR_YOU_SIZE]
-    if not feed.stored:  # no feed built yet: the newest articles stand in
-        for_you = _latest_cards(exclude=hidden, limit=FOR_YOU_SIZE)
     shown = in_rails | {c.article.pk for c in for_you}
     trending = [c for c in feed.cards if c.source == "trending" and c.article.pk not in shown][
         :TRENDING_SIZE
@@ -161,8 +153,6 @@ def section_page(request: HttpRequest, name: str) -> HttpResponse:
         reader=reader, device=_device(request), section=name, hidden=hidden
     )
     cards = feed.cards[:SECTION_PAGE_SIZE]
-    if not feed.stored:  # no feed built yet: the newest articles stand in
-        cards = _latest_cards(section=name, exclude=hidden, limit=SECTION_PAGE_SIZE)
     return render(
         request,
         "newsrec/section.html",

@@ -106,7 +106,7 @@ FEED_PARAMETERS = [
     SECTION_PARAMETER,
     *CONDITIONAL_PARAMETERS,
 ]  # both feed endpoints
-NO_FEED = OpenApiResponse(ErrorSerializer, description="No feed has been built yet.")
+NO_READER = OpenApiResponse(ErrorSerializer, description="No reader has this public id.")
 NOT_MODIFIED = OpenApiResponse(description="Not modified: your copy is current.")
 
 
@@ -164,12 +164,9 @@ def _section(request: Request) -> str:
 def _read(
     reader: Reader | None, device: str, hour: int | None, limit: int, section: str = ""
 ) -> feeds.FeedView:
-    view = feeds.feed_read(
+    return feeds.feed_read(
         reader=reader, device=device, local_hour=hour, limit=limit, section=section
     )
-    if view is None:
-        raise NotFound("No feed has been built yet; it will be after the next rebuild.")
-    return view
 
 
 def _items(view: feeds.FeedView) -> list[dict[str, Any]]:
@@ -276,7 +273,7 @@ class MyFeedView(APIView):
 
     @extend_schema(
         parameters=FEED_PARAMETERS,
-        responses={200: FeedSerializer, 304: NOT_MODIFIED, 404: NO_FEED},
+        responses={200: FeedSerializer, 304: NOT_MODIFIED},
         examples=[examples.FEED],
         description=(
             "The reader is the logged-in user (session or reader token) or the anonymous "
@@ -296,7 +293,7 @@ class MyRailsView(APIView):
 
     @extend_schema(
         parameters=[*CONTEXT_PARAMETERS, *RAILS_PARAMETERS, *CONDITIONAL_PARAMETERS],
-        responses={200: RailsSerializer, 304: NOT_MODIFIED, 404: NO_FEED},
+        responses={200: RailsSerializer, 304: NOT_MODIFIED},
         examples=[examples.RAILS],
         description=(
             "Items of the reader's feed that came from what they read, one rail per article "
@@ -315,7 +312,7 @@ class ReaderFeedView(APIView):
 
     @extend_schema(
         parameters=FEED_PARAMETERS,
-        responses={200: FeedSerializer, 304: NOT_MODIFIED, 404: NO_FEED},
+        responses={200: FeedSerializer, 304: NOT_MODIFIED, 404: NO_READER},
         examples=[examples.FEED],
         description="For servers rendering feeds themselves: needs the read-feeds scope.",
     )

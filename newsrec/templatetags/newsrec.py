@@ -267,11 +267,8 @@ def newsrec_feed(
     request = context.get("request")
     device = device_from_user_agent(request.META.get("HTTP_USER_AGENT", "")) if request else ""
     feed = selectors.reader_feed_cards(reader=who, device=device, limit=max(int(limit), 1))
-    cards = feed.cards
-    if not feed.stored:  # no feed built yet
-        cards = [selectors.FeedCard(article=a) for a in selectors.article_list()[: int(limit)]]
     return {
-        "cards": cards,
+        "cards": feed.cards,
         "personalised": feed.personalised,
         "title": title or ("For you" if feed.personalised else "Top stories"),
     }

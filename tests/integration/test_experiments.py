@@ -221,7 +221,6 @@ def test_holdout_readers_get_the_newest_articles_not_the_engine_feed(
 
     view = feeds.feed_read(reader=reader, limit=5)
 
-    assert view is not None
     assert [i["article_id"] for i in view.items] == [a.pk for a in catalogue[:5]]
     assert {(i["source"], i["reason"], i["score"]) for i in view.items} == {("latest", "", 0.0)}
     assert set(view.items[0]) >= {"article_id", "title", "section", "published_at", "score"}
@@ -242,7 +241,6 @@ def test_the_holdout_feed_still_obeys_blocklists(catalogue: list[Article]) -> No
     live = RuleSet.objects.create(name="Live", is_live=True)
     Rule.objects.create(rule_set=live, kind="block", target_field="section", target_value="Sport")
     view = feeds.feed_read(reader=reader, limit=8)
-    assert view is not None
     assert [i["section"] for i in view.items] == ["Local"] * 4
 
 
@@ -257,7 +255,6 @@ def test_personalised_readers_keep_their_feed_tagged_with_the_variant(
 
     view = feeds.feed_read(reader=reader)
 
-    assert view is not None
     assert [i["article_id"] for i in view.items] == [catalogue[5].pk]
     assert view.recommendation_id == f"reader:{reader.pk}:{feed.version}:{personalised.tag}"
 
@@ -271,12 +268,10 @@ def test_opted_out_readers_and_stopped_experiments_leave_feeds_alone(
     opted_out = new_reader(personalisation_enabled=False)
     holdout_reader = reader_in(VariantKind.HOLDOUT)
     view = feeds.feed_read(reader=opted_out)
-    assert view is not None
     assert (view.key, view.experiment) == ("default", "")
 
     services.experiment_stop(experiment=experiment)
     view = feeds.feed_read(reader=holdout_reader)
-    assert view is not None
     assert [i["article_id"] for i in view.items] == [catalogue[6].pk]
     assert view.recommendation_id == f"default:{view.version}"
 

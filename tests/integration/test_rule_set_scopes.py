@@ -35,7 +35,7 @@ from editorial.models import (
     VariantKind,
 )
 from newsrec import feeds, readers
-from newsrec.models import Article, Reader
+from newsrec.models import Article, Feed, Reader
 from tests.factories import ReaderFactory, make_article, make_catalogue, make_reader_who_finished
 
 pytestmark = pytest.mark.django_db
@@ -74,8 +74,7 @@ def built_reader(catalogue: list[Article]) -> Reader:
     return reader
 
 
-def ids(view: feeds.FeedView | None) -> list[int]:
-    assert view is not None
+def ids(view: feeds.FeedView) -> list[int]:
     return [item["article_id"] for item in view.items]
 
 
@@ -194,7 +193,6 @@ def test_a_section_page_obeys_its_set_and_other_pages_do_not(catalogue: list[Art
 
     page = feeds.feed_read(reader=reader, section="Politics", limit=12)
     assert ids(page)[0] == pinned.pk
-    assert page is not None
     assert page.items[0]["source"] == "pin"
     assert blocked.pk not in ids(page)
     assert {i["section"] for i in page.items[1:]} == {"Politics"}
@@ -206,13 +204,45 @@ def test_a_section_page_obeys_its_set_and_other_pages_do_not(catalogue: list[Art
     assert blocked.pk in ids(home)
     assert ids(home)[0] != pinned.pk
     sport = feeds.feed_read(reader=reader, section="Sport")
-    assert sport is not None
     assert sport.rules_tag == ""
 
     html = Client().get("/section/Politics/").content.decode()
     shown = [int(i) for i in re.findall(r'data-newsrec-article="(\d+)"', html)]
     assert shown[0] == pinned.pk
     assert blocked.pk not in shown
+
+
+def test_before_any_feed_is_built_the_newest_articles_obey_the_blocklists(
+    catalogue: list[Article],
+) -> None:
+    """A new site before its first rebuild serves the newest articles, never a blocked one."""
+    newest = list(Article.objects.published().order_by("-published_at", "-id"))
+    site_blocked = newest[0]
+    politics = [a for a in newest if a.section == "Politics" and a != site_blocked]
+    published("Site", block("article", str(site_blocked.pk)))
+    published("Politics desk", block("article", str(politics[0].pk)),
+              scope="section", value="Politics")  # fmt: skip
+    assert not Feed.objects.exists()
+
+    home = feeds.feed_read(reader=None, limit=10)
+    assert ids(home) == [a.pk for a in newest if a != site_blocked][:10]
+    assert {i["source"] for i in home.items} == {"latest"}
+    page = feeds.feed_read(reader=None, section="Politics", limit=5)
+    assert ids(page) == [a.pk for a in politics[1:6]]
+
+    html = Client().get("/").content.decode()
+    # the "Top stories" list (the sections' own latest lists below it are not recommendations)
+    top = html.split('id="for-you-heading"', 1)[1].split("</section>", 1)[0]
+    shown = [int(i) for i in re.findall(r'data-newsrec-article="(\d+)"', top)]
+    assert shown[:3] == [a.pk for a in newest[1:4]]
+    html = Client().get("/section/Politics/").content.decode()
+    shown = [int(i) for i in re.findall(r'data-newsrec-article="(\d+)"', html)]
+    assert shown[:3] == [a.pk for a in politics[1:4]]
+    assert politics[0].pk not in shown
+    client = APIClient()
+    body = client.get("/api/v1/feeds/me/?section=Politics&limit=3").json()
+    assert [i["article_id"] for i in body["items"]] == [a.pk for a in politics[1:4]]
+    assert client.get("/api/v1/feeds/me/rails/").json()["rails"] == []
 
 
 def test_a_section_boost_lifts_its_target_and_a_max_age_removes_old_news(
@@ -313,7 +343,6 @@ def test_holdout_readers_get_the_section_newest_minus_its_blocklist(
     published("Politics desk", block("article", str(blocked.pk)), scope=Scope.SECTION,
               value="Politics")  # fmt: skip
     view = feeds.feed_read(reader=reader, section="Politics")
-    assert view is not None
     assert view.items
     assert {i["section"] for i in view.items} == {"Politics"}
     assert blocked.pk not in ids(view)
