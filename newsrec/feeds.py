@@ -12,6 +12,7 @@ import contextlib
 import gc
 import json
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -313,23 +314,20 @@ def reader_states(*, reader_ids: Sequence[int], history_days: int = 30) -> list[
 
 
 def _items_json(
-    items: Sequence[FeedItem],
-    pool: Pool,
-    published: Sequence[str],
-    strings: dict[str, str] | None = None,
+    items: Sequence[FeedItem], pool: Pool, strings: dict[str, str] | None = None
 ) -> str:
-    """A feed's items as stored JSON (title and publication time from the pool; ``published``
-    holds each pool row's publication time already written as JSON).
+    """A feed's items as stored JSON (title and publication time from the pool).
 
     Written with format strings rather than dicts through json.dumps: a chunk stores thousands
-    of items with a dozen numbers each, and this is several times faster. The ranker's
-    :class:`ItemColumns` are read column-wise, without making an item object each. Scores keep
-    6 decimals, breakdown values 4 significant digits; strings go through json's own escaping,
-    memoised in ``strings`` (a chunk's feeds share most titles, sections and reasons). A
-    breakdown of the usual width is formatted by the item's own format string, in the same
-    operation as the rest of the item.
+    of items with a dozen numbers each, and this is several times faster. Each pool row's
+    article id, title and publication time are written once per pool (:func:`_rows_json`); the
+    ranker's :class:`ItemColumns` are read column-wise, without an item object each. Scores
+    keep 6 decimals, breakdown values 4 significant digits; the other strings go through
+    json's own escaping, memoised in ``strings`` (a chunk's feeds share most sections and
+    reasons). A breakdown of the usual width is formatted by the item's own format string, in
+    the same operation as the rest of the item.
     """
-    index, titles = pool.index, pool.titles
+    index, heads = pool.index, _rows_json(pool)
     memo: dict[str, str] = {} if strings is None else strings
     if isinstance(items, ItemColumns):
         rows: Iterable[tuple[int, float, str, str, str, int | None, Sequence[float]]]
@@ -342,13 +340,9 @@ def _items_json(
         )  # fmt: skip
     parts = []
     for article_id, score, source, reason, section, seed_id, values in rows:
-        row = index[article_id]
-        title = titles[row]
         head = (
-            article_id,
-            memo.get(title) or memo.setdefault(title, _string(title)),
+            heads[index[article_id]],
             memo.get(section) or memo.setdefault(section, _string(section)),
-            published[row],
             score,
             memo.get(source) or memo.setdefault(source, _string(source)),
             memo.get(reason) or memo.setdefault(reason, _string(reason)),
@@ -361,18 +355,26 @@ def _items_json(
     return "[" + ",".join(parts) + "]"
 
 
-_ITEM = (
-    '{"article_id":%d,"title":%s,"section":%s,"published_at":%s,"score":%.6f,"source":%s,'
-    '"reason":%s,"seed_id":%s,"breakdown":[%s]}'
-)
+_ITEM = '{%s"section":%s,"score":%.6f,"source":%s,"reason":%s,"seed_id":%s,"breakdown":[%s]}'
 _NUMBER = "%.4g"
 _WIDTH = len(BREAKDOWN_KEYS)  # the engine's breakdowns
 _ITEM_FIXED = _ITEM.replace("%s]}", ",".join([_NUMBER] * _WIDTH) + "]}")
+_ROWS_JSON: weakref.WeakKeyDictionary[Pool, list[str]] = weakref.WeakKeyDictionary()
 
 
-def published_json(pool: Pool) -> list[str]:
-    """Every pool row's publication time as stored (``repr`` of the epoch seconds)."""
-    return list(map(repr, pool.published_at.tolist()))
+def _rows_json(pool: Pool) -> list[str]:
+    """Per pool row, the start of its stored items: article id, title and publication time
+    (``repr`` of the epoch seconds). Made once per pool, which every chunk shares."""
+    heads = _ROWS_JSON.get(pool)
+    if heads is None:
+        heads = [
+            f'"article_id":{article_id},"title":{_string(title)},"published_at":{published!r},'
+            for article_id, title, published in zip(
+                pool.ids.tolist(), pool.titles, pool.published_at.tolist(), strict=True
+            )
+        ]
+        _ROWS_JSON[pool] = heads
+    return heads
 
 
 def breakdown_of(item: dict[str, Any]) -> dict[str, float]:
@@ -405,7 +407,6 @@ def feeds_store(*, results: Sequence[tuple[ReaderState | None, FeedResult]], poo
     if not results:
         return 0
     params: list[Any] = []
-    published = published_json(pool)
     strings: dict[str, str] = {}
     for state, result in results:
         reader_id = None if state is None else int(state.reader_id)
@@ -415,7 +416,7 @@ def feeds_store(*, results: Sequence[tuple[ReaderState | None, FeedResult]], poo
         params += [
             feed_key(reader_id),
             reader_id,
-            _items_json(result.items, pool, published, strings),
+            _items_json(result.items, pool, strings),
             _JSON.encode([{"kind": str(c.kind), "message": c.message} for c in result.conflicts]),
             _JSON.encode(habits),
             result.rules_version,
