@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,34 +83,52 @@ def _advisory_lock_awaited() -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def _rebuilds_queued(catalogue: list[Any], count: int, queue: str) -> list[int]:
+    """``count`` readers with feeds of rules version 1, then version 2 and one rebuild task
+    per reader on ``queue``, in order. Returns the readers' ids."""
+    from editorial.models import RulesState
+    from newsrec.tasks import feeds_rebuild_readers
+
+    readers = [make_reader_who_finished([catalogue[i % 60]], seen=True) for i in range(count)]
+    ids = [r.pk for r in readers]
+    feeds.feeds_rebuild(reader_ids=ids, rules=Rules(version=1))  # the feeds readers see now
+    RulesState.objects.update_or_create(pk=1, defaults={"version": 2})
+    for reader_id in ids:
+        feeds_rebuild_readers.apply_async(args=([reader_id],), queue=queue)
+    return ids
+
+
+@contextlib.contextmanager
+def _rebuild_lock_held(reader_id: int) -> Iterator[None]:
+    """Hold the lock a reader's rebuild takes before it writes, so that a worker is certainly
+    inside that task (its message taken, not acknowledged) while a test kills it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(7331, %s)", [reader_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(7331, %s)", [reader_id])
+
+
+def _all_rebuilt(ids: list[int]) -> bool:
+    return Feed.objects.filter(reader_id__in=ids, rules_version=2).count() == len(ids)
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_rebuild_loses_nothing(catalogue: list[Any]) -> None:
-    from newsrec.tasks import feeds_rebuild_readers
-
-    readers = [make_reader_who_finished([catalogue[i % 60]], seen=True) for i in range(40)]
-    ids = [r.pk for r in readers]
-    feeds.feeds_rebuild(reader_ids=ids, rules=Rules(version=1))  # the feeds readers see now
-    from editorial.models import RulesState
-
-    RulesState.objects.update_or_create(pk=1, defaults={"version": 2})
     queue = f"kill-test-{os.getpid()}"
-    for reader_id in ids:  # one task per reader, in order
-        feeds_rebuild_readers.apply_async(args=([reader_id],), queue=queue)
-    # Hold the lock the fifth reader's rebuild takes before it writes: the worker is then
-    # certainly inside that task (its message taken, not acknowledged) when it is killed.
-    # Killed between two tasks instead, a Redis broker can lose the message being fetched.
-    held = ids[4]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(7331, %s)", [held])
-    first = _spawn_worker(queue, f"kill-first-{os.getpid()}")
-    try:
-        assert wait_for(_advisory_lock_awaited, timeout=90, interval=0.05)
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(7331, %s)", [held])
+    ids = _rebuilds_queued(catalogue, 40, queue)
+    # Killed inside the fifth task. (Killed between two tasks instead, a Redis broker can
+    # lose the message being fetched.)
+    with _rebuild_lock_held(ids[4]):
+        first = _spawn_worker(queue, f"kill-first-{os.getpid()}")
+        try:
+            assert wait_for(_advisory_lock_awaited, timeout=90, interval=0.05)
+        finally:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
     done = Feed.objects.filter(reader_id__in=ids, rules_version=2).count()
     assert done == 4, "the worker was killed in the fifth task"
     # Every reader still has a complete feed: the old one or the new one, never a partial one.
@@ -117,10 +137,7 @@ def test_a_worker_killed_mid_rebuild_loses_nothing(catalogue: list[Any]) -> None
     time.sleep(3.5)  # past the visibility timeout: the killed worker's task is redelivered
     second = _spawn_worker(queue, f"kill-second-{os.getpid()}")
     try:
-        assert wait_for(
-            lambda: Feed.objects.filter(reader_id__in=ids, rules_version=2).count() == len(ids),
-            timeout=120,
-        )
+        assert wait_for(lambda: _all_rebuilt(ids), timeout=120)
     finally:
         second.terminate()
         second.wait(timeout=30)
@@ -133,34 +150,17 @@ def test_a_pool_process_killed_mid_rebuild_is_redone_by_its_worker(catalogue: li
     goes back to the queue (task_reject_on_worker_lost) and the same worker redoes it."""
     import psutil
 
-    from editorial.models import RulesState
-    from newsrec.tasks import feeds_rebuild_readers
-
-    readers = [make_reader_who_finished([catalogue[i % 60]], seen=True) for i in range(12)]
-    ids = [r.pk for r in readers]
-    feeds.feeds_rebuild(reader_ids=ids, rules=Rules(version=1))
-    RulesState.objects.update_or_create(pk=1, defaults={"version": 2})
     queue = f"oom-test-{os.getpid()}"
-    for reader_id in ids:
-        feeds_rebuild_readers.apply_async(args=([reader_id],), queue=queue)
-    held = ids[4]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(7331, %s)", [held])
+    ids = _rebuilds_queued(catalogue, 12, queue)
     worker = _spawn_worker(queue, f"oom-{os.getpid()}")
     try:
-        try:
+        with _rebuild_lock_held(ids[4]):
             assert wait_for(_advisory_lock_awaited, timeout=90, interval=0.05)
             [child] = psutil.Process(worker.pid).children()
             child.kill()
             child.wait(timeout=30)
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(7331, %s)", [held])
         assert worker.poll() is None, "the worker itself lives on"
-        assert wait_for(
-            lambda: Feed.objects.filter(reader_id__in=ids, rules_version=2).count() == len(ids),
-            timeout=120,
-        )
+        assert wait_for(lambda: _all_rebuilt(ids), timeout=120)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
