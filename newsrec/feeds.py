@@ -37,6 +37,7 @@ from newsrec.engine.types import (
     FeedResult,
     Interest,
     ItemColumns,
+    ItemRow,
     ReaderState,
     Seed,
 )
@@ -330,8 +331,7 @@ def _items_json(
     index, heads = pool.index, _rows_json(pool)
     memo: dict[str, str] = {} if strings is None else strings
     if isinstance(items, ItemColumns):
-        rows: Iterable[tuple[int, float, str, str, str, int | None, Sequence[float]]]
-        rows = items.rows()
+        rows: Iterable[ItemRow] = items.rows()
     else:
         rows = (
             (i.article_id, i.score, i.source, i.reason, i.section, i.seed_id,

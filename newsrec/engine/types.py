@@ -195,6 +195,10 @@ class FeedItem:
         return self.source == "pin"
 
 
+# (article_id, score, source, reason, section, seed_id, breakdown values): one item, unboxed
+ItemRow = tuple[int, float, str, str, str, int | None, Sequence[float]]
+
+
 class ItemColumns(Sequence[FeedItem]):
     """A feed's items as parallel columns, which is how the ranker builds them and how the feed
     store writes them; each :class:`FeedItem` is made only when it is looked at.
@@ -234,8 +238,8 @@ class ItemColumns(Sequence[FeedItem]):
         self.breakdowns = breakdowns
         self._items: tuple[FeedItem, ...] | None = None
 
-    def rows(self) -> Iterator[tuple[int, float, str, str, str, int | None, Sequence[float]]]:
-        """(article_id, score, source, reason, section, seed_id, breakdown values) per item."""
+    def rows(self) -> Iterator[ItemRow]:
+        """One :data:`ItemRow` per item, without making the item."""
         return zip(
             self.article_ids,
             self.scores,
