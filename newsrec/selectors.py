@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import Count, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet, Subquery
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from newsrec.conf import newsrec_settings
+from newsrec.engine.rules import Filters
 from newsrec.models import Article, ArticleStatus, Event, EventKind, Reader
 
 
@@ -37,17 +38,54 @@ def article_list(
     return qs.order_by("-published_at", "-id")
 
 
+def articles_allowed(
+    qs: QuerySet[Article], filters: Filters, *, now: datetime | None = None
+) -> QuerySet[Article]:
+    """``qs`` without the articles the editors' hard filters remove: blocked sections, tags,
+    authors and articles, and those past the max age (a section's own, else the general one).
+
+    The SQL form of the engine's step 1 (``newsrec.engine.rules.allowed_mask``), for the
+    surfaces that query articles directly rather than read a built feed.
+    """
+    blocked = Q()
+    if filters.blocked_sections:
+        blocked |= Q(section__in=filters.blocked_sections)
+    if filters.blocked_tags:
+        blocked |= Q(tags__overlap=sorted(filters.blocked_tags))
+    if filters.blocked_authors:
+        blocked |= Q(authors__overlap=sorted(filters.blocked_authors))
+    if filters.blocked_articles:
+        blocked |= Q(pk__in=filters.blocked_articles)
+    now = now or timezone.now()
+    own = filters.max_age_hours_by_section
+    for section, hours in own.items():
+        blocked |= Q(section=section, published_at__lt=now - timedelta(hours=hours))
+    if filters.max_age_hours is not None:
+        too_old = Q(published_at__lt=now - timedelta(hours=filters.max_age_hours))
+        blocked |= too_old & ~Q(section__in=sorted(own)) if own else too_old
+    return qs.exclude(blocked) if blocked else qs
+
+
+def _site_filters() -> Filters:
+    """The hard filters of the live site-wide rule set (memoised by the compiler)."""
+    from editorial.compiler import read_rules
+
+    return read_rules().rules.filters
+
+
 def article_related(*, article: Article, limit: int | None = None) -> list[Article]:
     """Nearest live neighbours of ``article`` by cosine distance, in one query.
 
     The inner query is a plain ``ORDER BY distance LIMIT k`` that PostgreSQL always serves from
     the HNSW index (filters there would tempt the planner into a sequential scan on mid-sized
-    tables); the outer query keeps the live ones (published, not embargoed, not retracted). When
-    too many neighbours are not live, it asks again for a wider neighbourhood.
+    tables); the outer query keeps the live ones (published, not embargoed, not retracted) that
+    the site-wide rules allow (blocklists, max age: "Related" is a recommendation too). When
+    too many neighbours are left out, it asks again for a wider neighbourhood.
     """
     if article.embedding is None:
         return []
     limit = limit or int(newsrec_settings.RELATED_LIMIT)
+    allowed = articles_allowed(Article.objects.published(), _site_filters())
     for widen in (4, 40):
         nearest = (
             Article.objects.filter(embedding__isnull=False)
@@ -58,8 +96,7 @@ def article_related(*, article: Article, limit: int | None = None) -> list[Artic
         # Sorted here, not in SQL: an outer ORDER BY distance would send PostgreSQL back to
         # the HNSW index with the IN filter, which can stop short of ``limit`` rows.
         live = (
-            Article.objects.published()
-            .filter(pk__in=Subquery(nearest))
+            allowed.filter(pk__in=Subquery(nearest))
             .exclude(pk=article.pk)
             .defer("body", "embedding")
             .annotate(distance=CosineDistance("embedding", article.embedding))
@@ -131,12 +168,18 @@ def _still_live(article: Article, gone: frozenset[int], now: datetime) -> bool:
     )  # Article.is_live, with one clock for the whole page
 
 
-def articles_live_by_id(*, ids: Iterable[int]) -> dict[int, Article]:
-    """Live articles among ``ids`` (CARD_FIELDS only), keyed by id; one query."""
+def articles_live_by_id(
+    *, ids: Iterable[int], filters: Filters | None = None
+) -> dict[int, Article]:
+    """Live articles among ``ids`` (CARD_FIELDS only), keyed by id; one query. With
+    ``filters``, only those the editors' hard filters allow."""
     wanted = {int(i) for i in ids if i is not None}
     if not wanted:
         return {}
-    return {a.pk: a for a in Article.objects.published().only(*CARD_FIELDS).filter(pk__in=wanted)}
+    live: QuerySet[Article] = Article.objects.published()
+    if filters is not None:
+        live = articles_allowed(live, filters)
+    return {a.pk: a for a in live.only(*CARD_FIELDS).filter(pk__in=wanted)}
 
 
 def reader_hidden_article_ids(*, reader: Reader | None) -> set[int]:
@@ -172,26 +215,30 @@ def _trending_query(*, hours: float, skip: set[int], rows: int) -> list[tuple[in
 def articles_trending(
     *, limit: int = 5, hours: float = 48.0, exclude: Iterable[int] = ()
 ) -> list[Article]:
-    """Live articles with the most clicks in the last ``hours``, most clicked first.
+    """Live articles with the most clicks in the last ``hours``, most clicked first, among
+    those the site-wide rules allow (a trending list is a recommendation too).
 
-    The ranking and its articles are memoised (SHARED_READ_SECONDS); the exclusions are applied
-    to the memo, and when they leave too few candidates the database answers instead.
+    The ranking and its articles are memoised (SHARED_READ_SECONDS, and per rules version);
+    the exclusions are applied to the memo, and when they leave too few candidates the
+    database answers instead.
     """
+    from editorial.compiler import read_rules
     from newsrec.feeds import withdrawn_ids
 
     skip = set(exclude)
-    rows = limit * 3  # room for ones no longer live
+    rows = limit * 3  # room for ones no longer live or allowed
+    rules = read_rules().rules
 
     def ranking() -> tuple[tuple[tuple[int, int], ...], bool, dict[int, Article]]:
         counts = _trending_query(hours=hours, skip=set(), rows=TRENDING_SCAN)
-        live = articles_live_by_id(ids=[pk for pk, _ in counts])
+        live = articles_live_by_id(ids=[pk for pk, _ in counts], filters=rules.filters)
         return tuple(counts), len(counts) < TRENDING_SCAN, live
 
-    counts, complete, memo = _shared_read(("trending", hours), ranking)
+    counts, complete, memo = _shared_read(("trending", hours, rules.version), ranking)
     candidates = [pk for pk, _ in counts if pk not in skip][:rows]
     if len(candidates) < rows and not complete:
         candidates = [pk for pk, _ in _trending_query(hours=hours, skip=skip, rows=rows)]
-        live = articles_live_by_id(ids=candidates)
+        live = articles_live_by_id(ids=candidates, filters=rules.filters)
     else:
         gone, now = withdrawn_ids(), timezone.now()
         live = {pk: a for pk, a in memo.items() if _still_live(a, gone, now)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
@@ -17,6 +17,7 @@ from editorial.experiments.stats import Comparison, VariantCounts, VariantFigure
 from editorial.experiments.stats import variant_figures as figures_of
 from editorial.models import Experiment, ExperimentStatus, Variant, VariantKind
 from newsrec.models import Article, Event, EventKind, Reader
+from newsrec.selectors import articles_allowed
 
 if TYPE_CHECKING:
     from newsrec.feeds import FeedView
@@ -88,18 +89,9 @@ def feed_latest(*, arm: Arm | None, limit: int, section: str = "", device: str =
     # Recommendations are off, editorial safety is not: the blocklists and max age of the
     # site-wide set and of the sets scoped to this section page or device still apply.
     filters = read_rules(section=section, device=device).rules.filters
-    latest = Article.objects.published()
+    latest = articles_allowed(Article.objects.published(), filters)
     if section:
         latest = latest.filter(section=section)
-    latest = latest.exclude(
-        Q(section__in=filters.blocked_sections)
-        | Q(tags__overlap=list(filters.blocked_tags))
-        | Q(authors__overlap=list(filters.blocked_authors))
-        | Q(pk__in=filters.blocked_articles)
-    )
-    if filters.max_age_hours is not None:
-        oldest = timezone.now() - timedelta(hours=filters.max_age_hours)
-        latest = latest.filter(published_at__gte=oldest)
     rows = list(
         latest.order_by("-published_at", "-id").values_list(
             "id", "title", "section", "published_at"
