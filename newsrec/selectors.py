@@ -66,7 +66,7 @@ def articles_allowed(
     return qs.exclude(blocked) if blocked else qs
 
 
-def _site_filters() -> Filters:
+def site_filters() -> Filters:
     """The hard filters of the live site-wide rule set (memoised by the compiler)."""
     from editorial.compiler import read_rules
 
@@ -85,7 +85,7 @@ def article_related(*, article: Article, limit: int | None = None) -> list[Artic
     if article.embedding is None:
         return []
     limit = limit or int(newsrec_settings.RELATED_LIMIT)
-    allowed = articles_allowed(Article.objects.published(), _site_filters())
+    allowed = articles_allowed(Article.objects.published(), site_filters())
     for widen in (4, 40):
         nearest = (
             Article.objects.filter(embedding__isnull=False)

@@ -46,7 +46,9 @@ def _device(request: HttpRequest) -> str:
 
 
 def _latest_cards(*, exclude: set[int], limit: int) -> list[FeedCard]:
-    qs = selectors.article_list().only(*selectors.CARD_FIELDS).exclude(pk__in=exclude)[:limit]
+    """The newest live articles the site-wide rules allow (when a feed has none left)."""
+    allowed = selectors.articles_allowed(selectors.article_list(), selectors.site_filters())
+    qs = allowed.only(*selectors.CARD_FIELDS).exclude(pk__in=exclude)[:limit]
     return [FeedCard(article=a) for a in qs]
 
 

@@ -116,3 +116,11 @@ def test_trending_leaves_out_what_the_editors_block(catalogue: list[Article]) ->
     assert selectors.articles_trending(limit=3) == catalogue[:3]
     _site_rules({"kind": "block", "target_field": "author", "target_value": AUTHORS[0]})
     assert selectors.articles_trending(limit=3) == catalogue[1:3]  # catalogue[0] is by Ada
+
+
+def test_continue_reading_falls_back_to_the_newest_allowed(catalogue: list[Article]) -> None:
+    from newsrec.views import _latest_cards
+
+    _site_rules({"kind": "block", "target_field": "section", "target_value": "Sport"})
+    cards = _latest_cards(exclude={catalogue[1].pk}, limit=4)
+    assert [c.article.pk for c in cards] == [a.pk for a in catalogue[2:8] if a.section != "Sport"]
