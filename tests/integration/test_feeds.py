@@ -238,3 +238,41 @@ def test_stored_items_read_back_as_json_whatever_the_breakdown() -> None:
     assert feed.items == written  # the json column reads back as a list of dicts
     assert Feed.objects.filter(reader=reader, items=written).exists()
     assert not Feed.objects.filter(reader=reader, items=[]).exists()
+
+
+@pytest.mark.django_db
+def test_every_write_to_the_catalogue_changes_its_signature_and_renews_the_pool() -> None:
+    import numpy as np
+    from django.db import connection
+
+    from newsrec import services
+    from newsrec.models import Article
+    from tests.factories import make_article
+
+    seen = [feeds.catalogue_signature()]
+
+    def changed() -> bool:
+        seen.append(feeds.catalogue_signature())
+        return seen[-1] != seen[-2]
+
+    article = make_article(embedding_status="ready", embedding=np.ones(384))
+    assert changed()  # insert
+    pool = feeds.pool_cached()
+    assert feeds.pool_cached() is pool  # unchanged catalogue: the same pool
+    Article.objects.filter(pk=article.pk).update(title="Renamed")
+    assert changed()  # update, even one that bypasses the ORM's save()
+    renewed = feeds.pool_cached()
+    assert renewed is not pool
+    assert renewed.titles[renewed.index[article.pk]] == "Renamed"
+    ReaderFactory.create()
+    assert not changed()  # other tables leave it alone
+    report = services.article_upsert_many(rows=[{"external_id": "x-1", "title": "New"}])
+    assert report.created == 1
+    assert changed()  # the import path
+    Article.objects.filter(pk=article.pk).delete()
+    assert changed()  # delete
+    assert article.pk not in feeds.pool_cached().index
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # TRUNCATE waits for no deferred check
+        cursor.execute("TRUNCATE newsrec_article CASCADE")
+    assert changed()  # and raw SQL
