@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.db import connection
+
 from editorial.models import Rule, RuleSet, RulesState, Scope
 from editorial.strategies import RulesBuilder, strategy_for
 from newsrec.engine.rules import Boost, Diversity, Filters, Freshness, Rules
@@ -64,11 +66,25 @@ def rules_compile_layers(*, layers: Iterable[Iterable[Rule]], version: int) -> R
 
 
 def live_rules() -> Rules:
-    """The live site-wide set compiled at the current rules version (empty rules if none)."""
+    """The live site-wide set compiled at the current rules version (empty rules if none).
+
+    Compiled once per version and process (every change of the live sets bumps the version,
+    and compiled rules hold no clock): a call reads the version alone, one query. Inside a
+    transaction the database answers, as it may see rows that are never committed.
+    """
     version = RulesState.current()
-    rule_set = RuleSet.objects.live().site().first()
-    rows = list(rule_set.rules.all()) if rule_set is not None else []
-    return rules_compile(rules=rows, version=version)
+    compiled = _live_compiled.get(version)
+    if compiled is None:
+        rule_set = RuleSet.objects.live().site().first()
+        rows = list(rule_set.rules.all()) if rule_set is not None else []
+        compiled = rules_compile(rules=rows, version=version)
+        if not connection.in_atomic_block:
+            _live_compiled.clear()
+            _live_compiled[version] = compiled
+    return compiled
+
+
+_live_compiled: dict[int, Rules] = {}  # the one compiled version live_rules() last saw
 
 
 @dataclass(frozen=True)
@@ -131,6 +147,7 @@ def _snapshot() -> _Snapshot:
 def live_rules_memo_clear() -> None:
     """Forget this process's copy of the live sets (after a change it made itself)."""
     _memo.clear()
+    _live_compiled.clear()
 
 
 def live_rules_cached() -> Rules:

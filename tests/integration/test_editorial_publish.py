@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from editorial import services
+from editorial import compiler, services
 from editorial.audit import audit_actor
 from editorial.compiler import live_rules
 from editorial.models import (
@@ -108,6 +108,25 @@ def test_publish_makes_a_draft_live_with_a_version_a_bump_and_one_fanout(
     entry = AuditEntry.objects.filter(action="publish").get()
     assert (entry.user, entry.rule_set_id, entry.source) == (senior, rule_set.pk, "system")
     assert "version 1" in entry.summary
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_rules_are_compiled_once_per_version(
+    senior: User, django_assert_num_queries: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "rules_fanout_enqueue", lambda: None)  # no worker here
+    services.ruleset_publish(rule_set=draft("Default", BLOCK_SPORT), user=senior)
+    first = live_rules()
+    assert first.filters.blocked_sections == {"Sport"}
+    with django_assert_num_queries(1):  # the version, nothing else
+        assert live_rules() is first
+    # as another process sees it: no memo cleared on commit, only the version moved on
+    monkeypatch.setattr(compiler, "live_rules_memo_clear", lambda: None)
+    services.ruleset_publish(rule_set=draft("Next", BOOST_POLITICS), user=senior)
+    after = live_rules()
+    assert after.version > first.version
+    assert after.filters.blocked_sections == frozenset()
+    assert [b.value for b in after.boosts] == ["Politics"]
 
 
 def test_a_second_publish_retires_the_first_set(senior: User) -> None:
