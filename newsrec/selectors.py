@@ -68,9 +68,9 @@ def articles_allowed(
 
 def site_filters() -> Filters:
     """The hard filters of the live site-wide rule set (memoised by the compiler)."""
-    from editorial.compiler import read_rules
+    from editorial.compiler import live_rules_cached
 
-    return read_rules().rules.filters
+    return live_rules_cached().filters
 
 
 def article_related(*, article: Article, limit: int | None = None) -> list[Article]:
@@ -222,12 +222,12 @@ def articles_trending(
     the exclusions are applied to the memo, and when they leave too few candidates the
     database answers instead.
     """
-    from editorial.compiler import read_rules
+    from editorial.compiler import live_rules_cached
     from newsrec.feeds import withdrawn_ids
 
     skip = set(exclude)
     rows = limit * 3  # room for ones no longer live or allowed
-    rules = read_rules().rules
+    rules = live_rules_cached()
 
     def ranking() -> tuple[tuple[tuple[int, int], ...], bool, dict[int, Article]]:
         counts = _trending_query(hours=hours, skip=set(), rows=TRENDING_SCAN)
