@@ -25,6 +25,7 @@ class ArticleMeta:
     tags: tuple[str, ...] = ()
     clicks: float = 0.0  # recent clicks
     impressions: float = 0.0  # recent impressions
+    clicks_long: float = 0.0  # clicks over a longer window (30 days by default)
     trending: float = 0.0  # time-decayed popularity, computed by the caller
     editor_pick: bool = False
     embargo_until: float | None = None
@@ -136,6 +137,7 @@ class Pool:
     published_at: np.ndarray  # float64 epoch seconds
     clicks: np.ndarray  # float64
     impressions: np.ndarray  # float64
+    clicks_long: np.ndarray  # float64
     trending: np.ndarray  # float64, time-decayed popularity
     editor_pick: np.ndarray  # bool
     embargo_until: np.ndarray  # float64, NaN = no embargo
@@ -204,6 +206,7 @@ class Pool:
             published_at=floats("published_at"),
             clicks=floats("clicks"),
             impressions=floats("impressions"),
+            clicks_long=floats("clicks_long"),
             trending=floats("trending"),
             editor_pick=np.asarray([bool(a.editor_pick) for a in articles], dtype=bool),
             embargo_until=embargo,

@@ -20,6 +20,14 @@ from newsrec.engine.rules import (
     live_mask,
 )
 from newsrec.engine.scoring import Weights, combine, popularity, reader_features
+from newsrec.engine.signals import (
+    SERVING_POSITION,
+    RankingModel,
+    covisit_scores,
+    learned_base,
+    pool_signals,
+    section_affinity,
+)
 from newsrec.engine.similarity import ReaderSims, batch_similarities
 from newsrec.engine.sources import CandidateSource, Query, default_sources
 from newsrec.engine.types import (
@@ -63,6 +71,7 @@ class Prepared:
     decay: np.ndarray  # step 3 (freshness decay)
     popularity: np.ndarray
     sources: list[Any]  # each source's prepare() result
+    signals: dict[str, np.ndarray] | None = None  # pool signals, when a model or caller needs them
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +82,16 @@ class Gathered:
     source_scores: np.ndarray  # source score x source weight
     sources: np.ndarray  # index into Ranker.sources
     seeds: np.ndarray  # position in reader.seeds or -1
+
+
+@dataclass(frozen=True, eq=False)
+class CandidateScores:
+    """One reader's given candidates scored (see :meth:`Ranker.score_candidates`)."""
+
+    article_ids: list[int]
+    scores: np.ndarray  # float, -inf where not eligible
+    eligible: np.ndarray  # bool
+    features: dict[str, np.ndarray]  # every signal, one value per candidate
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,6 +116,7 @@ class Ranker:
         *,
         max_seeds: int = 20,
         chunk_size: int = 128,
+        model: RankingModel | None = None,
     ) -> None:
         self.sources = list(default_sources() if sources is None else sources)
         names = [s.name for s in self.sources]
@@ -105,6 +125,7 @@ class Ranker:
                 f"Sources need distinct, non-empty names other than 'pin': {names}."
             )
         self.weights = weights or Weights()
+        self.model = model  # a learned model replaces the hand-weighted formula (see score())
         self.max_seeds = max_seeds
         self.chunk_size = max(1, chunk_size)
 
@@ -144,18 +165,79 @@ class Ranker:
             )
         return results
 
-    def prepare(self, pool: Pool, context: Context, rules: Rules) -> Prepared:
+    def prepare(
+        self, pool: Pool, context: Context, rules: Rules, *, signals: bool = False
+    ) -> Prepared:
         """Steps 1-3 for the whole pool, which do not depend on the reader."""
+        boosts = boost_multiplier(pool, rules.boosts, context)
+        decay = freshness_decay(pool, rules.freshness, context)
         return Prepared(
             pool=pool,
             context=context,
             rules=rules,
             live=live_mask(pool, context),
             allowed=allowed_mask(pool, rules.filters, context),
-            boosts=boost_multiplier(pool, rules.boosts, context),
-            decay=freshness_decay(pool, rules.freshness, context),
+            boosts=boosts,
+            decay=decay,
             popularity=popularity(pool),
             sources=[source.prepare(pool, context) for source in self.sources],
+            signals=(
+                pool_signals(pool, context.now, decay, boosts)
+                if signals or self.model is not None
+                else None
+            ),
+        )
+
+    def score_candidates(
+        self,
+        pool: Pool,
+        readers: Sequence[ReaderState],
+        context: Context,
+        rules: Rules,
+        candidates: Sequence[Sequence[int]],
+    ) -> list[CandidateScores]:
+        """Score a given candidate set per reader (article ids) exactly as feeds are scored.
+
+        The supported entry point for offline evaluation and for training data: the same
+        sources, signals, model or hand weights and rules as :meth:`rank_many`, but over the
+        articles given instead of the slots of a feed. An article that the hard filters or the
+        reader's exclusions remove, or that is not in the pool, scores ``-inf``.
+        """
+        if len(candidates) != len(readers):
+            raise EngineInputError("score_candidates needs one candidate list per reader.")
+        prepared = self.prepare(pool, context, rules, signals=True)
+        out: list[CandidateScores] = []
+        for start in range(0, len(readers), self.chunk_size):
+            chunk = readers[start : start + self.chunk_size]
+            sims = batch_similarities(pool, chunk, max_seeds=self.max_seeds)
+            for source, state in zip(self.sources, prepared.sources, strict=True):
+                source.prefetch(pool, sims, state)
+            for reader, s, ids in zip(
+                chunk, sims, candidates[start : start + len(chunk)], strict=True
+            ):
+                out.append(self._score_given(prepared, reader, s, ids))
+        return out
+
+    def _score_given(
+        self, prepared: Prepared, reader: ReaderState, sims: ReaderSims, ids: Sequence[int]
+    ) -> CandidateScores:
+        pool = prepared.pool
+        rows = np.asarray([pool.index.get(int(a), -1) for a in ids], dtype=np.int64)
+        eligible = prepared.allowed & ~self.exclusions(pool, reader)
+        query = Query(pool, reader, prepared.context, eligible, sims)
+        gathered = self.gather(query, prepared)
+        known = rows >= 0
+        safe = np.where(known, rows, 0)
+        source_scores = np.zeros(len(rows), np.float32)
+        if len(gathered.rows):
+            at = np.minimum(np.searchsorted(gathered.rows, safe), len(gathered.rows) - 1)
+            source_scores = np.where(gathered.rows[at] == safe, gathered.source_scores[at], 0.0)
+        scores, features = self.score(query, prepared, safe, source_scores.astype(np.float32))
+        features = self.signals(query, prepared, safe, features)
+        ok = known & eligible[safe]
+        scores = np.where(ok, scores, -np.inf)
+        return CandidateScores(
+            article_ids=[int(a) for a in ids], scores=scores, eligible=ok, features=features
         )
 
     def rank_prepared(
@@ -259,7 +341,13 @@ class Ranker:
     def score(
         self, query: Query, prepared: Prepared, rows: np.ndarray, source_scores: np.ndarray
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Features of the candidate rows and their combined score (see :class:`Weights`)."""
+        """Features of the candidate rows and their combined score: the hand-weighted formula
+        (see :class:`Weights`) or, with a model, the model's score times the editorial boosts.
+
+        With a model, the freshness decay (from the editors' half-lives) and the fatigue count
+        are inputs the model weighs; boosts and buries multiply its score exactly as they
+        multiply the hand-weighted one, and every later rule (filters, pins, caps) is unchanged.
+        """
         features = reader_features(query.pool, query.reader, query.context, rows)
         features.update(
             relevance=query.sims.relevance(query.pool, rows),
@@ -268,7 +356,50 @@ class Ranker:
             decay=prepared.decay[rows],
             rules=prepared.boosts[rows],
         )
-        return combine(self.weights, features), features
+        if self.model is None:
+            return combine(self.weights, features), features
+        features = self.signals(query, prepared, rows, features)
+        base = learned_base(self.model, features) + np.float32(self.weights.floor)
+        ones = np.ones(len(rows), np.float32)
+        score = base * features["rules"]
+        features.update(base=base, freshness=ones, fatigue=ones, score=score)
+        return score, features
+
+    def signals(
+        self,
+        query: Query,
+        prepared: Prepared,
+        rows: np.ndarray,
+        features: dict[str, np.ndarray],
+    ) -> dict[str, np.ndarray]:
+        """Every signal of :data:`newsrec.engine.signals.SIGNALS` for ``rows``, added to the
+        hand formula's ``features``."""
+        pool, reader, sims = query.pool, query.reader, query.sims
+        pooled = prepared.signals
+        if pooled is None:
+            pooled = pool_signals(pool, prepared.context.now, prepared.decay, prepared.boosts)
+        n = len(rows)
+        profile = np.zeros(n, np.float32)
+        seed_max = np.zeros(n, np.float32)
+        seed_mean = np.zeros(n, np.float32)
+        if n and sims.interest_best is not None:
+            profile = sims.interest_best[rows]
+        if n and len(sims.seed_weights):
+            seed_sims = np.take(pool.embeddings, rows, axis=0) @ sims.seed_vectors.T
+            seed_max = seed_sims.max(axis=1)
+            seed_mean = seed_sims.mean(axis=1)
+        out = dict(features)
+        out.update({name: values[rows] for name, values in pooled.items()})
+        out.update(
+            profile_similarity=profile,
+            seed_similarity_max=seed_max,
+            seed_similarity_mean=seed_mean,
+            section_affinity=section_affinity(pool, reader, rows),
+            covisit=covisit_scores(pool, reader, rows),
+            history=np.full(n, np.log1p(len(reader.read_ids)), np.float32),
+            position=np.full(n, SERVING_POSITION, np.float32),
+        )
+        return out
 
     def shortlist(self, scores: np.ndarray, m: int) -> np.ndarray:
         """Positions of the best ``m`` scores, best first (diversity only looks at these)."""

@@ -50,6 +50,11 @@ class Weights:
             )
 
 
+def trending_score(clicks: float, age_hours: float) -> float:
+    """Hacker-News-style gravity: clicks decay with age so that trending means "now"."""
+    return clicks / (max(age_hours, 0.0) + 2.0) ** 1.5
+
+
 def popularity(pool: Pool) -> np.ndarray:
     """Reader-independent popularity in [0, 1]."""
     trending = np.log1p(np.maximum(pool.trending, 0.0))

@@ -1,0 +1,154 @@
+"""Ranking signals for a learned model, and the scorer that turns them into one score.
+
+The hand-weighted formula (:class:`newsrec.engine.scoring.Weights`) reads five features; a
+learned model reads every signal in :data:`SIGNALS`, computed for a reader's candidate rows from
+the same pool and reader state, with nothing from the future: every count in the pool is what
+the site had seen at ``context.now`` (the loaders take an explicit ``now``).
+
+A model is any object with ``feature_names`` (a subset of :data:`SIGNALS`, in its column order)
+and ``predict(matrix) -> scores``; :mod:`newsrec.learning` trains LightGBM ones. The engine never
+imports a model library.
+
+Position: impressions are logged with their slot, and a model trained on them would learn the old
+ranking's position bias. ``position`` is a training feature and is set to the same constant
+(:data:`SERVING_POSITION`) for every candidate at serving time, so it shifts all scores alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from newsrec.engine.pool import Labels, Pool
+from newsrec.engine.rules import age_hours
+from newsrec.engine.types import Context, ReaderState
+
+# (name, what it measures); the order is the column order of training matrices
+SIGNAL_HELP: tuple[tuple[str, str], ...] = (
+    ("relevance", "best similarity to the reader's profile or recent reads (hand formula's)"),
+    ("profile_similarity", "cosine similarity to the reader's interest profile (mean of history)"),
+    ("seed_similarity_max", "highest similarity to one of the reader's recent reads"),
+    ("seed_similarity_mean", "mean similarity to the reader's recent reads"),
+    ("affinity", "strongest section/tag/author affinity of the reader"),
+    ("section_affinity", "the reader's affinity to the article's section"),
+    ("context", "the reader's habit for the section at this device and time of day"),
+    ("covisit", "readers of the reader's recent articles also read this (weighted)"),
+    ("unclicked", "times shown to the reader without a click (fatigue)"),
+    ("history", "log of the number of articles the reader has read"),
+    ("source", "the candidate source's own score"),
+    ("popularity", "time-decayed clicks, log-scaled to the pool's maximum"),
+    ("ctr", "smoothed click-through rate (clicks + prior) / (impressions + strength)"),
+    ("section_ctr", "smoothed click-through rate of the article's section"),
+    ("tag_ctr", "best smoothed click-through rate of the article's tags"),
+    ("author_ctr", "best smoothed click-through rate of the article's authors"),
+    ("clicks", "log of recent clicks"),
+    ("impressions", "log of recent impressions"),
+    ("clicks_long", "log of clicks over the longer window (30 days)"),
+    ("age_days", "days since publication (or first seen)"),
+    ("decay", "the editors' freshness decay 0.5 ** (age / half-life)"),
+    ("editor_pick", "1 for an editor's pick"),
+    ("boost", "log of the editorial boost/bury multiplier"),
+    ("position", "slot the article was shown in (training); a constant at serving"),
+)
+SIGNALS: tuple[str, ...] = tuple(name for name, _ in SIGNAL_HELP)
+SERVING_POSITION = 0.0
+CTR_STRENGTH = 10.0  # impressions' worth of the prior in the smoothed CTR
+CTR_PRIOR = 0.1  # the prior click-through rate when the pool has no impressions at all
+
+
+class RankingModel(Protocol):
+    """What the ranker needs of a learned model."""
+
+    @property
+    def feature_names(self) -> Sequence[str]: ...
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray: ...
+
+
+def smoothed_ctr(clicks: np.ndarray, impressions: np.ndarray) -> tuple[np.ndarray, float]:
+    """Per article ``(clicks + s * prior) / (impressions + s)`` and the pool-wide prior."""
+    shown = float(impressions.sum())
+    prior = float(clicks.sum()) / shown if shown > 0 else CTR_PRIOR
+    prior = min(max(prior, 1e-4), 1.0)
+    clicks = np.minimum(np.maximum(clicks, 0.0), np.maximum(impressions, clicks))
+    ctr = (clicks + CTR_STRENGTH * prior) / (np.maximum(impressions, clicks) + CTR_STRENGTH)
+    return ctr.astype(np.float32), prior
+
+
+def pool_signals(
+    pool: Pool, now: float, decay: np.ndarray, boosts: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The reader-independent signals of every pool row (computed once per batch)."""
+    ctr, prior = smoothed_ctr(pool.clicks, pool.impressions)
+    trending = np.log1p(np.maximum(pool.trending, 0.0))
+    top = float(trending.max()) if len(pool) else 0.0
+    return {
+        "popularity": (trending / top if top > 0 else np.zeros(len(pool))).astype(np.float32),
+        "ctr": ctr,
+        "section_ctr": label_ctr(pool, pool.sections, prior),
+        "tag_ctr": label_ctr(pool, pool.tags, prior),
+        "author_ctr": label_ctr(pool, pool.authors, prior),
+        "clicks": np.log1p(np.maximum(pool.clicks, 0.0)).astype(np.float32),
+        "impressions": np.log1p(np.maximum(pool.impressions, 0.0)).astype(np.float32),
+        "clicks_long": np.log1p(np.maximum(pool.clicks_long, 0.0)).astype(np.float32),
+        "age_days": (age_hours(pool, Context(now=now)) / 24.0).astype(np.float32),
+        "decay": decay.astype(np.float32),
+        "editor_pick": pool.editor_pick.astype(np.float32),
+        "boost": np.log(np.maximum(boosts, 1e-6)).astype(np.float32),
+    }
+
+
+def label_ctr(pool: Pool, labels: Labels, prior: float) -> np.ndarray:
+    """Per row: the best smoothed click-through rate among its labels (``prior`` without one)."""
+    if not len(labels.codes):
+        return np.full(len(pool), prior, np.float32)
+    size = len(labels.names)
+    clicks = np.bincount(labels.codes, weights=pool.clicks[labels.owners], minlength=size)
+    shown = np.bincount(labels.codes, weights=pool.impressions[labels.owners], minlength=size)
+    rates = ((clicks + CTR_STRENGTH * prior) / (shown + CTR_STRENGTH)).astype(np.float32)
+    best = np.full(len(pool), -1.0, np.float32)
+    np.maximum.at(best, labels.owners, rates[labels.codes])
+    return np.where(best < 0, np.float32(prior), best).astype(np.float32)
+
+
+def covisit_scores(pool: Pool, reader: ReaderState, rows: np.ndarray) -> np.ndarray:
+    """Sum over the reader's recent reads of the co-visitation weight towards each row,
+    each seed's neighbours scaled to its strongest one."""
+    out = np.zeros(len(rows), np.float32)
+    if not reader.personal or not pool.covisits or not reader.seeds or not len(rows):
+        return out
+    total = np.zeros(len(pool), np.float32)
+    found = False
+    for seed in reader.seeds:
+        neighbours = pool.covisits.get(seed.article_id)
+        if neighbours is None or seed.weight <= 0:
+            continue
+        neighbour_rows, weights = neighbours
+        np.add.at(total, neighbour_rows, weights / max(float(weights.max()), 1e-9))
+        found = True
+    return total[rows] if found else out
+
+
+def section_affinity(pool: Pool, reader: ReaderState, rows: np.ndarray) -> np.ndarray:
+    if not reader.personal or not reader.section_affinity or not len(rows):
+        return np.zeros(len(rows), np.float32)
+    by_code = pool.sections.values_by_code(reader.section_affinity)
+    return pool.sections.max_over(by_code, rows)
+
+
+def feature_matrix(features: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
+    """The model's input: one column per name, float32, missing signals as zeros."""
+    n = len(next(iter(features.values()))) if features else 0
+    matrix = np.zeros((n, len(names)), dtype=np.float32)
+    for j, name in enumerate(names):
+        if name in features:
+            matrix[:, j] = features[name]
+    return matrix
+
+
+def learned_base(model: RankingModel, features: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The model's score squashed into (0, 1): ranking order is the model's own."""
+    raw = np.asarray(model.predict(feature_matrix(features, model.feature_names)), np.float64)
+    return (1.0 / (1.0 + np.exp(-np.clip(raw, -30.0, 30.0)))).astype(np.float32)
