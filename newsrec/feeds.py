@@ -23,6 +23,7 @@ import numpy as np
 import psycopg
 from django.db import connection, transaction
 from django.db.models import Case, Count, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from newsrec.conf import newsrec_settings
@@ -30,6 +31,7 @@ from newsrec.engine.context import context_rerank
 from newsrec.engine.pool import ArticleMeta, Pool
 from newsrec.engine.ranker import BREAKDOWN_KEYS, Ranker
 from newsrec.engine.rules import Rules
+from newsrec.engine.scoring import trending_score
 from newsrec.engine.sources import FreshSource
 from newsrec.engine.types import (
     Context,
@@ -41,6 +43,7 @@ from newsrec.engine.types import (
     ReaderState,
     Seed,
 )
+from newsrec.learning.serving import serving_model
 from newsrec.models import Article, Event, EventKind, Feed, Reader, ReaderProfile
 
 if TYPE_CHECKING:
@@ -58,37 +61,53 @@ def feed_key(reader_id: int | None) -> str:
 _pool_cache: dict[str, tuple[float, int | None, Pool | None]] = {}
 
 
+LONG_WINDOW_DAYS = 30  # the long-window clicks of the pool (7 days for the rest)
+
+
 def pool_load(*, now: float | None = None) -> Pool:
-    """The live pool: newest embedded live articles within FEED_POOL_DAYS, with popularity."""
+    """The live pool: newest embedded live articles within FEED_POOL_DAYS, with popularity.
+
+    An article without a publication time (MIND/NeMig imports, CMSes that send none) is dated
+    by when newsrec first saw it: it ages, leaves the pool window and loses "New in ..." like
+    any other, instead of being missing from every feed or new for ever.
+    """
     moment = timezone.now() if now is None else datetime.fromtimestamp(now, tz=UTC)
-    qs = Article.objects.live_at(moment).embedded()
+    qs = (
+        Article.objects.live_at(moment)
+        .embedded()
+        .annotate(dated=Coalesce("published_at", "created"))
+    )
     if newsrec_settings.FEED_POOL_DAYS:
-        qs = qs.filter(published_at__gte=moment - timedelta(days=newsrec_settings.FEED_POOL_DAYS))
+        qs = qs.filter(dated__gte=moment - timedelta(days=newsrec_settings.FEED_POOL_DAYS))
     rows = list(
-        qs.order_by("-published_at", "-id").values_list(
-            "id", "title", "published_at", "section", "authors", "tags"
+        qs.order_by("-dated", "-id").values_list(
+            "id", "title", "dated", "section", "authors", "tags"
         )[: int(newsrec_settings.FEED_POOL_MAX)]
     )
     vectors = _vectors_load([r[0] for r in rows])
     since = moment - timedelta(days=7)
     stats = {
         row["article_id"]: row
-        for row in Event.objects.filter(occurred_at__gte=since, article_id__in=[r[0] for r in rows])
+        for row in Event.objects.filter(
+            occurred_at__gte=moment - timedelta(days=LONG_WINDOW_DAYS),
+            occurred_at__lte=moment if now is not None else moment + timedelta(days=1),
+            article_id__in=[r[0] for r in rows],
+        )
         .values("article_id")
         .annotate(
-            clicks=Count("id", filter=Q(kind=EventKind.CLICK)),
-            impressions=Count("id", filter=Q(kind=EventKind.IMPRESSION)),
+            clicks=Count("id", filter=Q(kind=EventKind.CLICK, occurred_at__gte=since)),
+            impressions=Count("id", filter=Q(kind=EventKind.IMPRESSION, occurred_at__gte=since)),
+            clicks_long=Count("id", filter=Q(kind=EventKind.CLICK)),
         )
     }
     now_ts = moment.timestamp()
     metas = []
-    for (article_id, title, published_at, section, authors, tags), embedding in zip(
+    for (article_id, title, dated, section, authors, tags), embedding in zip(
         rows, vectors, strict=True
     ):
         s: Mapping[str, Any] = stats.get(article_id, {})
         clicks = float(s.get("clicks", 0))
-        published = published_at.timestamp() if published_at else now_ts
-        age_hours = max(now_ts - published, 0.0) / 3600.0
+        published = dated.timestamp()
         metas.append(
             ArticleMeta(
                 article_id=article_id,
@@ -100,12 +119,14 @@ def pool_load(*, now: float | None = None) -> Pool:
                 tags=tuple(tags),
                 clicks=clicks,
                 impressions=float(s.get("impressions", 0)),
-                # Hacker-News-style gravity: clicks decay with age so that trending means "now".
-                trending=clicks / (age_hours + 2.0) ** 1.5,
+                clicks_long=float(s.get("clicks_long", 0)),
+                trending=trending_score(clicks, max(now_ts - published, 0.0) / 3600.0),
             )
         )
+    # the live pool shares the periodic co-visitation; a pool of the past computes its own
+    covisits = covisits_cached() if now is None else covisits_compute(now=moment)
     return Pool.from_articles(
-        metas, covisits=covisits_cached(), dimensions=int(newsrec_settings.EMBEDDING_DIMENSIONS)
+        metas, covisits=covisits, dimensions=int(newsrec_settings.EMBEDDING_DIMENSIONS)
     )
 
 
@@ -115,7 +136,7 @@ COVISITS_KEY = "newsrec:covisits"
 _COVISITS_SQL = """
 WITH engaged AS (
     SELECT DISTINCT reader_id, article_id FROM newsrec_event
-    WHERE occurred_at >= %s AND profiling_allowed AND kind = ANY(%s)
+    WHERE occurred_at >= %s AND occurred_at <= %s AND profiling_allowed AND kind = ANY(%s)
 ), pairs AS (
     SELECT a.article_id AS article, b.article_id AS other, count(*) AS readers
     FROM engaged a JOIN engaged b ON a.reader_id = b.reader_id AND a.article_id <> b.article_id
@@ -130,16 +151,47 @@ SELECT article, other, readers FROM ranked WHERE position <= %s ORDER BY article
 
 
 def covisits_compute(
-    *, days: int = 14, min_readers: int = 2, per_article: int = 20
+    *, days: int = 14, min_readers: int = 2, per_article: int = 20, now: datetime | None = None
 ) -> dict[int, list[tuple[int, float]]]:
-    """For each article, the articles most often read by the same readers (last ``days``)."""
+    """For each article, the articles most often read by the same readers (last ``days``
+    before ``now``, default the present)."""
     engaged = (EventKind.CLICK, EventKind.READ, EventKind.DWELL, EventKind.FINISH, EventKind.SHARE)
-    since = timezone.now() - timedelta(days=days)
+    until = timezone.now() + timedelta(days=1) if now is None else now
+    since = (timezone.now() if now is None else now) - timedelta(days=days)
     out: dict[int, list[tuple[int, float]]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_COVISITS_SQL, [since, [str(k) for k in engaged], min_readers, per_article])
+        cursor.execute(
+            _COVISITS_SQL, [since, until, [str(k) for k in engaged], min_readers, per_article]
+        )
         for article, other, readers in cursor.fetchall():
             out.setdefault(article, []).append((other, float(readers)))
+    return out
+
+
+def covisits_from_engaged(
+    engaged: Iterable[tuple[int | str, int]], *, min_readers: int = 2, per_article: int = 20
+) -> dict[int, list[tuple[int, float]]]:
+    """:func:`covisits_compute` over (reader, article) pairs in memory (replays, tests): for
+    each article, the ``per_article`` articles most often read by the same readers (at least
+    ``min_readers``), most readers first, ties by article id."""
+    by_reader: dict[int | str, set[int]] = {}
+    for reader, article in engaged:
+        by_reader.setdefault(reader, set()).add(article)
+    pairs: dict[int, dict[int, int]] = {}
+    for articles in by_reader.values():
+        for a in articles:
+            row = pairs.setdefault(a, {})
+            for b in articles:
+                if a != b:
+                    row[b] = row.get(b, 0) + 1
+    out: dict[int, list[tuple[int, float]]] = {}
+    for article in sorted(pairs):
+        ranked = sorted(
+            ((b, n) for b, n in pairs[article].items() if n >= min_readers),
+            key=lambda kv: (-kv[1], kv[0]),
+        )[:per_article]
+        if ranked:
+            out[article] = [(b, float(n)) for b, n in ranked]
     return out
 
 
@@ -227,11 +279,73 @@ LEFT JOIN LATERAL (
            array_agg(dwell_seconds ORDER BY id) AS dwell,
            array_agg(read_depth ORDER BY id) AS depth,
            array_agg(profiling_allowed ORDER BY id) AS allowed
-    FROM {event} WHERE reader_id = r.id AND occurred_at >= %s
+    FROM {event} WHERE reader_id = r.id AND occurred_at >= %s AND occurred_at <= %s
 ) e ON true
 WHERE r.id = ANY(%s)
 """
 _READ_KINDS = frozenset({EventKind.CLICK, EventKind.READ, EventKind.FINISH, EventKind.DWELL})
+_PROGRESS_KINDS = frozenset({EventKind.READ, EventKind.FINISH, EventKind.DWELL})
+CLICK_SEED_WEIGHT = 0.5  # a click as a "because you read" seed, for sites that send only clicks
+# (article id, kind, dwell seconds, read depth, profiling allowed): one event, oldest first
+HistoryEvent = tuple[int, str, float | None, float | None, bool]
+
+
+def reader_state_build(
+    reader_id: int | str,
+    events: Iterable[HistoryEvent],
+    *,
+    personalisation_enabled: bool = True,
+    interest: np.ndarray | Sequence[float] | None = None,
+    section_affinity: Mapping[str, float] | None = None,
+    tag_affinity: Mapping[str, float] | None = None,
+    author_affinity: Mapping[str, float] | None = None,
+    context_habits: Mapping[tuple[str, str], Mapping[str, float]] | None = None,
+    profiled: bool = True,
+) -> ReaderState:
+    """The engine's view of one reader from the stored profile and recent events (pure).
+
+    Read articles are those clicked, read or finished; well-read ones (finished, 30 s of dwell
+    or 60% depth) become "because you read" seeds. A site that sends only clicks (no read
+    progress from this reader at all) still gets seeds: each click, at half a seed's weight.
+    """
+    read: set[int] = set()
+    hidden: set[int] = set()
+    shown: dict[int, int] = {}
+    seeds: dict[int, float] = {}
+    clicked: dict[int, float] = {}
+    progress = False
+    for article_id, kind, dwell, depth, ok in events:
+        if kind in _READ_KINDS:
+            read.add(article_id)
+            progress = progress or kind in _PROGRESS_KINDS or bool(dwell) or bool(depth)
+            if not ok:
+                continue
+            if kind == EventKind.FINISH or (dwell or 0) >= 30 or (depth or 0) >= 0.6:
+                seeds[article_id] = seeds.get(article_id, 0.0) + 1.0
+            elif kind == EventKind.CLICK:
+                clicked[article_id] = clicked.get(article_id, 0.0) + CLICK_SEED_WEIGHT
+        elif kind == EventKind.HIDE:
+            hidden.add(article_id)
+        elif kind == EventKind.IMPRESSION:
+            shown[article_id] = shown.get(article_id, 0) + 1
+    if not progress:
+        seeds = clicked
+    personal = personalisation_enabled and profiled
+    top_seeds = sorted(seeds.items(), key=lambda kv: -kv[1])[:20] if personal else []
+    return ReaderState(
+        reader_id=reader_id,
+        interests=(Interest(vector=interest),) if personal and interest is not None else (),
+        seeds=tuple(Seed(article_id=a, weight=w) for a, w in top_seeds),
+        read_ids=frozenset(read),
+        hidden_ids=frozenset(hidden),
+        # "clicked" and "read" are the same set of articles
+        unclicked_impressions={a: n for a, n in shown.items() if a not in read},
+        section_affinity=dict(section_affinity or {}) if personal else {},
+        tag_affinity=dict(tag_affinity or {}) if personal else {},
+        author_affinity=dict(author_affinity or {}) if personal else {},
+        context_habits=dict(context_habits or {}) if personal else {},
+        personalisation_enabled=personalisation_enabled,
+    )
 
 
 def _vector_of(data: bytes) -> np.ndarray:
@@ -244,8 +358,13 @@ def _json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else (value or {})
 
 
-def reader_states(*, reader_ids: Sequence[int], history_days: int = 30) -> list[ReaderState]:
+def reader_states(
+    *, reader_ids: Sequence[int], history_days: int = 30, now: datetime | None = None
+) -> list[ReaderState]:
     """Engine view of readers: profile vectors and affinities plus recent reading history.
+
+    ``now`` (default: the present) bounds the history on both sides: events up to ``now`` and
+    no older than ``history_days``, so a replay or a training set sees no event from its future.
 
     One query per chunk: readers, profiles and their events aggregated into arrays, which
     costs far less than one ORM row per event. Results come in binary: interest vectors are
@@ -253,7 +372,11 @@ def reader_states(*, reader_ids: Sequence[int], history_days: int = 30) -> list[
     """
     if not reader_ids:
         return []
-    since = timezone.now() - timedelta(days=history_days)
+    if now is None:
+        now = timezone.now() + timedelta(seconds=int(newsrec_settings.EVENTS_MAX_FUTURE_SECONDS))
+        since = timezone.now() - timedelta(days=history_days)
+    else:
+        since = now - timedelta(days=history_days)
     sql = _READER_STATES.format(
         reader=Reader._meta.db_table,
         profile=ReaderProfile._meta.db_table,
@@ -262,7 +385,7 @@ def reader_states(*, reader_ids: Sequence[int], history_days: int = 30) -> list[
     connection.ensure_connection()
     # Django's cursors bind client-side, which rules out binary results: a plain psycopg one
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, [since, list(reader_ids)], binary=True)
+        cursor.execute(sql, [since, now, list(reader_ids)], binary=True)
         fetched = {row[0]: row for row in cursor.fetchall()}
     states = []
     for reader_id in reader_ids:
@@ -270,41 +393,26 @@ def reader_states(*, reader_ids: Sequence[int], history_days: int = 30) -> list[
         if row is None:
             continue
         _, enabled, has_profile, vector, sections, tags, authors, habits, *events = row
-        read: set[int] = set()
-        hidden: set[int] = set()
-        shown: dict[int, int] = {}
-        seeds: dict[int, float] = {}
         articles, kinds, dwells, depths, allowed = events
-        for article_id, kind, dwell, depth, ok in zip(
-            articles or (), kinds or (), dwells or (), depths or (), allowed or (), strict=True
-        ):
-            if kind in _READ_KINDS:
-                read.add(article_id)
-                if ok and (kind == EventKind.FINISH or (dwell or 0) >= 30 or (depth or 0) >= 0.6):
-                    seeds[article_id] = seeds.get(article_id, 0.0) + 1.0
-            elif kind == EventKind.HIDE:
-                hidden.add(article_id)
-            elif kind == EventKind.IMPRESSION:
-                shown[article_id] = shown.get(article_id, 0) + 1
         personal = enabled and has_profile
-        interests: tuple[Interest, ...] = ()
-        if personal and vector is not None:
-            interests = (Interest(vector=_vector_of(vector)),)
-        top_seeds = sorted(seeds.items(), key=lambda kv: -kv[1])[:20] if personal else []
         states.append(
-            ReaderState(
-                reader_id=reader_id,
-                interests=interests,
-                seeds=tuple(Seed(article_id=a, weight=w) for a, w in top_seeds),
-                read_ids=frozenset(read),
-                hidden_ids=frozenset(hidden),
-                # "clicked" and "read" are the same set of articles
-                unclicked_impressions={a: n for a, n in shown.items() if a not in read},
+            reader_state_build(
+                reader_id,
+                zip(
+                    articles or (),
+                    kinds or (),
+                    dwells or (),
+                    depths or (),
+                    allowed or (),
+                    strict=True,
+                ),
+                personalisation_enabled=enabled,
+                interest=_vector_of(vector) if personal and vector is not None else None,
                 section_affinity=dict(_json_value(sections)) if personal else {},
                 tag_affinity=dict(_json_value(tags)) if personal else {},
                 author_affinity=dict(_json_value(authors)) if personal else {},
                 context_habits=_habits(_json_value(habits)) if personal else {},
-                personalisation_enabled=enabled,
+                profiled=bool(has_profile),
             )
         )
     return states
@@ -459,7 +567,7 @@ def feeds_rebuild(
     context = Context(now=time.time())
     with collector_paused():
         states = reader_states(reader_ids=reader_ids)
-        ranker = Ranker()
+        ranker = Ranker(model=serving_model())
         n = int(newsrec_settings.FEED_LENGTH)
         ranked = ranker.rank_many(pool, states, context, rules, n)
         results: list[tuple[ReaderState | None, FeedResult]] = list(
