@@ -164,6 +164,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "newsrec.tasks.events_purge_expired",
         "schedule": 3600.0,
     },
+    "newsrec-ranker-train": {  # nightly; promoted only if it beats the active ranking
+        "task": "newsrec.tasks.ranker_train",
+        "schedule": 86400.0,
+    },
     "editorial-rulesets-switch": {  # scheduled rule sets go live within 30 s of their start
         "task": "editorial.tasks.rulesets_switch_due",
         "schedule": 30.0,

@@ -7,10 +7,12 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from newsrec import services
 from newsrec.api.authentication import api_key_create
-from newsrec.models import ApiKey, Article, EmbeddingStatus, Reader, ReaderProfile
+from newsrec.learning.training import activate, deactivate
+from newsrec.models import ApiKey, Article, EmbeddingStatus, RankerModel, Reader, ReaderProfile
 from newsrec.readers import reader_interests
 
 
@@ -107,3 +109,76 @@ class ReaderProfileAdmin(ReaderDataAdmin):
     @admin.display(description="Top interests")
     def interests(self, obj: ReaderProfile) -> str:
         return _interests_in_words(obj.reader)
+
+
+@admin.register(RankerModel)
+class RankerModelAdmin(admin.ModelAdmin):
+    """The model card of every training run; activate a version (roll back) or go back to the
+    hand-weighted formula. Nothing here is editable: versions come from training runs."""
+
+    list_display = ["__str__", "created_at", "status", "validation_auc", "hand_auc", "verdict"]
+    list_filter = ["status"]
+    actions = ["make_active", "use_hand_weights"]
+    fields = ("status", "created_at", "activated_at", "created_by", "verdict", "card")
+    readonly_fields = ("status", "created_at", "activated_at", "created_by", "verdict", "card")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="validation AUC")
+    def validation_auc(self, obj: RankerModel) -> str:
+        return _figure(obj.metrics.get("model", {}).get("auc"))
+
+    @admin.display(description="hand-weighted AUC")
+    def hand_auc(self, obj: RankerModel) -> str:
+        return _figure(obj.metrics.get("hand", {}).get("auc"))
+
+    @admin.display(description="model card")
+    def card(self, obj: RankerModel) -> str:
+        rows = [
+            format_html(
+                "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                name, _figure(m.get("auc")), _figure(m.get("mrr")), _figure(m.get("ndcg5")),
+                _figure(m.get("ndcg10")), m.get("impressions", ""),
+            )
+            for name, m in obj.metrics.items()
+        ]  # fmt: skip
+        signals = [
+            format_html("<li>{} — {}</li>", name, f"{share:.1%}")
+            for name, share in obj.importances.items()
+        ]
+        training = [format_html("<li>{}: {}</li>", k, v) for k, v in obj.training.items()]
+        return format_html(
+            "<table><tr><th>validation slice</th><th>AUC</th><th>MRR</th><th>nDCG@5</th>"
+            "<th>nDCG@10</th><th>impressions</th></tr>{}</table>"
+            "<p><strong>Signals (share of split gain)</strong></p><ul>{}</ul>"
+            "<p><strong>Training data</strong></p><ul>{}</ul>",
+            format_html_join("", "{}", ((r,) for r in rows)),
+            format_html_join("", "{}", ((s,) for s in signals)) or "—",
+            format_html_join("", "{}", ((t,) for t in training)),
+        )
+
+    @admin.action(description="Make the selected version active (roll back or forward)")
+    def make_active(self, request: HttpRequest, queryset: QuerySet[RankerModel]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version.", messages.ERROR)
+            return
+        version = queryset.get()
+        try:
+            activate(version)
+        except ValueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"{version} now ranks every feed; feeds are being rebuilt.")
+
+    @admin.action(description="Use the hand-weighted formula (deactivate every learned version)")
+    def use_hand_weights(self, request: HttpRequest, queryset: QuerySet[RankerModel]) -> None:
+        deactivate()
+        self.message_user(request, "Feeds use the hand-weighted formula; they are being rebuilt.")
+
+
+def _figure(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else "—"

@@ -64,6 +64,17 @@ DEFAULTS: dict[str, Any] = {
     "FEED_ACTIVE_DAYS": 30,
     # Readers per rebuild task in fan-outs (one matrix product per chunk of the engine).
     "FEED_CHUNK_SIZE": 500,
+    # Learned ranker (newsrec_train, the newsrec-ranker-train beat task): impressions of the
+    # last RANKER_TRAINING_DAYS train it, the last RANKER_VALIDATION_DAYS of them validate it;
+    # a click within RANKER_CLICK_MINUTES of an impression labels it. With fewer than
+    # RANKER_MIN_IMPRESSIONS usable impressions (a click and a non-click each) in either part,
+    # no model is trained and feeds keep the hand-weighted formula.
+    "RANKER_TRAINING_DAYS": 28,
+    "RANKER_VALIDATION_DAYS": 7,
+    "RANKER_CLICK_MINUTES": 60,
+    "RANKER_MIN_IMPRESSIONS": 200,
+    # Serve the active learned ranker in feed rebuilds (False: always the hand weights).
+    "RANKER_LEARNED": True,
 }
 
 IMPORT_STRINGS = {"EMBEDDER", "ADAPTER"}

@@ -286,3 +286,51 @@ class Feed(models.Model):
 
     def __str__(self) -> str:
         return f"feed {self.key} v{self.version}"
+
+
+# --- Learned rankers ---------------------------------------------------------------------
+
+
+class RankerModelStatus(models.TextChoices):
+    ACTIVE = "active", "Active (ranks every feed)"
+    RETIRED = "retired", "Retired (was active)"
+    REJECTED = "rejected", "Not promoted"
+
+
+class RankerModel(models.Model):
+    """One training run of the learned ranker: its model, signals, metrics and verdict.
+
+    At most one version is active; feeds use the hand-weighted formula while none is. A run
+    that did not beat the active model and the hand weights on the later validation slice, or
+    had too little data, is kept as "rejected" with the reason, so editors see why.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=16, choices=RankerModelStatus.choices, default=RankerModelStatus.REJECTED
+    )
+    activated_at = models.DateTimeField(null=True, blank=True)
+    verdict = models.TextField(blank=True, help_text="Why it was or was not promoted.")
+    feature_names = models.JSONField(default=list, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    # {"model": {...}, "hand": {...}, "incumbent": {...}}: AUC, MRR, nDCG@5/10 on validation
+    metrics = models.JSONField(default=dict, blank=True)
+    importances = models.JSONField(default=dict, blank=True)  # signal -> share of split gain
+    # sizes and windows: impressions, rows, clicks, readers, train/validation from-until
+    training = models.JSONField(default=dict, blank=True)
+    model_text = models.TextField(blank=True, help_text="The LightGBM model (text format).")
+    created_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status="active"),
+                name="newsrec_rankermodel_one_active",
+            )
+        ]
+        verbose_name = "learned ranker version"
+
+    def __str__(self) -> str:
+        return f"ranker v{self.pk} ({self.get_status_display()})"

@@ -107,3 +107,11 @@ def feeds_refresh_soon(delay_seconds: int = 30) -> None:
 
     if cache.add(FANOUT_LOCK, 1, timeout=delay_seconds * 4):
         feeds_rebuild_all.apply_async(countdown=delay_seconds)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def ranker_train() -> str:
+    """Periodic: train the learned ranker; it is promoted only if it beats the current one."""
+    from newsrec.learning.training import train
+
+    return train(user="celery beat").verdict
