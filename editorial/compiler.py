@@ -17,7 +17,8 @@ from django.db import connection
 
 from editorial.models import Rule, RuleSet, RulesState, Scope
 from editorial.strategies import RulesBuilder, strategy_for
-from newsrec.engine.rules import Boost, Diversity, Filters, Freshness, Rules
+from newsrec.engine.rules import Boost, Filters, Freshness, Rules
+from newsrec.feeds import site_diversity
 
 # Least to most specific: later layers win single-valued settings.
 LAYER_ORDER = (Scope.VARIANT, Scope.DEVICE, Scope.SECTION)
@@ -58,10 +59,7 @@ def rules_compile_layers(*, layers: Iterable[Iterable[Rule]], version: int) -> R
         boosts=tuple(builder.boosts),
         pins=tuple(builder.pins),
         freshness=freshness,
-        diversity=Diversity(
-            caps=tuple(builder.caps),
-            mmr_lambda=1.0 if builder.mmr_lambda is None else builder.mmr_lambda,
-        ),
+        diversity=site_diversity(tuple(builder.caps), builder.mmr_lambda),
     )
 
 

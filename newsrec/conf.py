@@ -75,6 +75,11 @@ DEFAULTS: dict[str, Any] = {
     "RANKER_MIN_IMPRESSIONS": 200,
     # Serve the active learned ranker in feed rebuilds (False: always the hand weights).
     "RANKER_LEARNED": True,
+    # Diversity when the editors set none (tuned on NeMig val, docs/learning.md): MMR lambda
+    # (1 = pure score) unless a rule sets one, and at most SECTION_CAP stories of one section
+    # in the top SECTION_CAP_TOP unless a rule caps sections. The cap gives way rather than
+    # leave a slot empty. None turns the default off.
+    "DEFAULT_DIVERSITY": {"MMR_LAMBDA": 0.8, "SECTION_CAP": 3, "SECTION_CAP_TOP": 10},
 }
 
 IMPORT_STRINGS = {"EMBEDDER", "ADAPTER"}

@@ -30,7 +30,7 @@ from newsrec.conf import newsrec_settings
 from newsrec.engine.context import context_rerank
 from newsrec.engine.pool import ArticleMeta, Pool
 from newsrec.engine.ranker import BREAKDOWN_KEYS, Ranker
-from newsrec.engine.rules import Rules
+from newsrec.engine.rules import Cap, Diversity, Rules, diversity_with_defaults
 from newsrec.engine.scoring import trending_score
 from newsrec.engine.sources import FreshSource
 from newsrec.engine.types import (
@@ -127,6 +127,18 @@ def pool_load(*, now: float | None = None) -> Pool:
     covisits = covisits_cached() if now is None else covisits_compute(now=moment)
     return Pool.from_articles(
         metas, covisits=covisits, dimensions=int(newsrec_settings.EMBEDDING_DIMENSIONS)
+    )
+
+
+def site_diversity(caps: tuple[Cap, ...] = (), mmr_lambda: float | None = None) -> Diversity:
+    """The editors' diversity settings (None: not set) with NEWSREC["DEFAULT_DIVERSITY"]."""
+    defaults = newsrec_settings.DEFAULT_DIVERSITY or {}
+    cap = defaults.get("SECTION_CAP")
+    return diversity_with_defaults(
+        caps,
+        mmr_lambda,
+        default_mmr_lambda=defaults.get("MMR_LAMBDA"),
+        default_section_cap=None if cap is None else (int(cap), int(defaults["SECTION_CAP_TOP"])),
     )
 
 

@@ -319,6 +319,8 @@ class RankerModel(models.Model):
     # sizes and windows: impressions, rows, clicks, readers, train/validation from-until
     training = models.JSONField(default=dict, blank=True)
     model_text = models.TextField(blank=True, help_text="The LightGBM model (text format).")
+    # linear weights + intercept over feature_names: the serving cascade's first stage
+    prefilter = models.JSONField(default=list, blank=True)
     created_by = models.CharField(max_length=150, blank=True)
 
     class Meta:

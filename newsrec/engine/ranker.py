@@ -24,6 +24,7 @@ from newsrec.engine.signals import (
     SERVING_POSITION,
     RankingModel,
     covisit_scores,
+    feature_matrix,
     learned_base,
     pool_signals,
     section_affinity,
@@ -117,6 +118,7 @@ class Ranker:
         max_seeds: int = 20,
         chunk_size: int = 128,
         model: RankingModel | None = None,
+        model_shortlist: int = 200,
     ) -> None:
         self.sources = list(default_sources() if sources is None else sources)
         names = [s.name for s in self.sources]
@@ -126,6 +128,7 @@ class Ranker:
             )
         self.weights = weights or Weights()
         self.model = model  # a learned model replaces the hand-weighted formula (see score())
+        self.model_shortlist = max(1, model_shortlist)
         self.max_seeds = max_seeds
         self.chunk_size = max(1, chunk_size)
 
@@ -232,7 +235,9 @@ class Ranker:
         if len(gathered.rows):
             at = np.minimum(np.searchsorted(gathered.rows, safe), len(gathered.rows) - 1)
             source_scores = np.where(gathered.rows[at] == safe, gathered.source_scores[at], 0.0)
-        scores, features = self.score(query, prepared, safe, source_scores.astype(np.float32))
+        scores, features = self.score(
+            query, prepared, safe, source_scores.astype(np.float32), keep=len(safe)
+        )
         features = self.signals(query, prepared, safe, features)
         ok = known & eligible[safe]
         scores = np.where(ok, scores, -np.inf)
@@ -281,7 +286,7 @@ class Ranker:
             at = np.minimum(np.searchsorted(gathered.rows, pinned_rows), len(gathered.rows) - 1)
             found = gathered.rows[at] == pinned_rows
             source_scores[count:] = np.where(found, gathered.source_scores[at], 0.0)
-        scores, features = self.score(query, prepared, rows, source_scores)
+        scores, features = self.score(query, prepared, rows, source_scores, keep=len(pinned_rows))
         top = self.shortlist(scores[:count], rules.diversity.candidates)
         slate = Slate(rows[:count][top], scores[:count][top], pins)
         return Staged(query, gathered, rows, features, slate, conflicts)
@@ -339,7 +344,13 @@ class Ranker:
         return Gathered(rows[first], scores[first], sources[first], seeds[first])
 
     def score(
-        self, query: Query, prepared: Prepared, rows: np.ndarray, source_scores: np.ndarray
+        self,
+        query: Query,
+        prepared: Prepared,
+        rows: np.ndarray,
+        source_scores: np.ndarray,
+        *,
+        keep: int = 0,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Features of the candidate rows and their combined score: the hand-weighted formula
         (see :class:`Weights`) or, with a model, the model's score times the editorial boosts.
@@ -347,6 +358,12 @@ class Ranker:
         With a model, the freshness decay (from the editors' half-lives) and the fatigue count
         are inputs the model weighs; boosts and buries multiply its score exactly as they
         multiply the hand-weighted one, and every later rule (filters, pins, caps) is unchanged.
+
+        A model with a ``prescore`` (a linear fit to its own scores) is a cascade: the model
+        scores the ``model_shortlist`` rows that ``prescore`` ranks best, plus the last ``keep``
+        rows (the pinned ones); the rest keep the floor score, below every scored row. Only the
+        best ``Diversity.candidates`` rows are ever placed, so a shortlist a few times longer
+        loses nothing the model would place, at a fraction of the model's cost.
         """
         features = reader_features(query.pool, query.reader, query.context, rows)
         features.update(
@@ -359,7 +376,16 @@ class Ranker:
         if self.model is None:
             return combine(self.weights, features), features
         features = self.signals(query, prepared, rows, features)
-        base = learned_base(self.model, features) + np.float32(self.weights.floor)
+        matrix = feature_matrix(features, self.model.feature_names)
+        base = np.full(len(rows), np.float32(self.weights.floor))
+        prescore = getattr(self.model, "prescore", None)
+        head = len(rows) - keep
+        if prescore is not None and head > self.model_shortlist:
+            top = np.argpartition(-prescore(matrix[:head]), self.model_shortlist - 1)
+            chosen = np.concatenate([top[: self.model_shortlist], np.arange(head, len(rows))])
+            base[chosen] += learned_base(self.model, matrix[chosen])
+        else:
+            base += learned_base(self.model, matrix)
         ones = np.ones(len(rows), np.float32)
         score = base * features["rules"]
         features.update(base=base, freshness=ones, fatigue=ones, score=score)

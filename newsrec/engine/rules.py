@@ -242,3 +242,23 @@ def freshness_decay(pool: Pool, freshness: Freshness, context: Context) -> np.nd
 
 def pin_active(pin: Pin, context: Context) -> bool:
     return _in_window(context.now, pin.valid_from, pin.valid_until)
+
+
+def diversity_with_defaults(
+    caps: tuple[Cap, ...],
+    mmr_lambda: float | None,
+    *,
+    default_mmr_lambda: float | None,
+    default_section_cap: tuple[int, int] | None,
+) -> Diversity:
+    """Diversity from the editors' caps and MMR lambda (None: they set none), with the site's
+    defaults where they are silent: the default lambda, and a section cap (max per section,
+    top k) unless they cap every section themselves."""
+    if default_section_cap is not None and not any(
+        c.field == "section" and not c.values for c in caps
+    ):
+        most, top = default_section_cap
+        caps = (*caps, Cap(field="section", max_per_value=most, top_k=top))
+    if mmr_lambda is None:
+        mmr_lambda = 1.0 if default_mmr_lambda is None else default_mmr_lambda
+    return Diversity(caps=caps, mmr_lambda=mmr_lambda)

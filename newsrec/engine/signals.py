@@ -148,7 +148,8 @@ def feature_matrix(features: Mapping[str, np.ndarray], names: Sequence[str]) -> 
     return matrix
 
 
-def learned_base(model: RankingModel, features: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The model's score squashed into (0, 1): ranking order is the model's own."""
-    raw = np.asarray(model.predict(feature_matrix(features, model.feature_names)), np.float64)
+def learned_base(model: RankingModel, matrix: np.ndarray) -> np.ndarray:
+    """The model's score of a :func:`feature_matrix` squashed into (0, 1): ranking order is
+    the model's own."""
+    raw = np.asarray(model.predict(matrix), np.float64)
     return (1.0 / (1.0 + np.exp(-np.clip(raw, -30.0, 30.0)))).astype(np.float32)

@@ -13,11 +13,12 @@ import numpy as np
 from newsrec.engine.signals import SIGNALS, feature_matrix
 from newsrec.learning.metrics import RANKING_METRICS, RankingReport
 
-# Tuned on NeMig DE val (out-of-fold, see docs/learning.md).
+# Tuned on NeMig DE val (out-of-fold, see docs/learning.md): 7 leaves x 100 trees scored as
+# well as 15 x 150 there (AUC .583 vs .581) at about half the serving cost per row.
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "lambdarank",
-    "learning_rate": 0.05,
-    "num_leaves": 15,
+    "learning_rate": 0.08,
+    "num_leaves": 7,
     "min_data_in_leaf": 50,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
@@ -29,7 +30,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "deterministic": True,
     "seed": 7,
 }
-DEFAULT_ROUNDS = 150
+DEFAULT_ROUNDS = 100
 EARLY_STOPPING = 30
 
 
@@ -122,9 +123,17 @@ class LightGBMRanker:
 
     feature_names: tuple[str, ...]
     booster: Any  # lightgbm.Booster
+    # a linear fit to the model's own scores (weights, then the intercept): the engine's cheap
+    # first stage, which picks the rows the trees score (see Ranker.score)
+    prefilter: np.ndarray | None = None
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(matrix, num_threads=1), np.float64)
+
+    def prescore(self, matrix: np.ndarray) -> np.ndarray:
+        if self.prefilter is None:
+            return np.zeros(len(matrix))
+        return matrix @ self.prefilter[:-1] + self.prefilter[-1]
 
     def score(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         return self.predict(feature_matrix(columns, self.feature_names))
@@ -132,11 +141,19 @@ class LightGBMRanker:
     def to_text(self) -> str:
         return str(self.booster.model_to_string())
 
+    def prefilter_list(self) -> list[float]:
+        return [] if self.prefilter is None else [float(x) for x in self.prefilter]
+
     @classmethod
-    def from_text(cls, text: str, feature_names: Sequence[str]) -> LightGBMRanker:
+    def from_text(
+        cls, text: str, feature_names: Sequence[str], prefilter: Sequence[float] | None = None
+    ) -> LightGBMRanker:
         import lightgbm
 
-        return cls(tuple(feature_names), lightgbm.Booster(model_str=text))
+        weights = np.asarray(prefilter, np.float64) if prefilter else None
+        if weights is not None and len(weights) != len(feature_names) + 1:
+            weights = None  # from another set of signals: score every row instead
+        return cls(tuple(feature_names), lightgbm.Booster(model_str=text), weights)
 
     def importances(self) -> dict[str, float]:
         """Share of the total split gain per signal, largest first."""
@@ -181,7 +198,19 @@ def fit(
     kept = booster.best_iteration if valid_sets and booster.best_iteration > 0 else rounds
     if valid_sets:
         booster = lightgbm.Booster(model_str=booster.model_to_string(num_iteration=kept))
-    return LightGBMRanker(names, booster), int(kept)
+    matrix = train.matrix(names)
+    scores = np.asarray(booster.predict(matrix), np.float64)
+    return LightGBMRanker(names, booster, distil(matrix, scores)), int(kept)
+
+
+def distil(matrix: np.ndarray, scores: np.ndarray) -> np.ndarray | None:
+    """Least-squares linear weights (and intercept) that best reproduce ``scores``."""
+    if len(matrix) <= matrix.shape[1]:
+        return None
+    design = np.hstack([matrix.astype(np.float64), np.ones((len(matrix), 1))])
+    ridge = 1e-3 * np.eye(design.shape[1])
+    weights = np.linalg.solve(design.T @ design + ridge, design.T @ scores)
+    return weights if np.isfinite(weights).all() else None
 
 
 def fold_of(key: str, folds: int) -> int:

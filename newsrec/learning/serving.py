@@ -21,7 +21,7 @@ def serving_model() -> LightGBMRanker | None:
         return None
     row = (
         RankerModel.objects.filter(status=RankerModelStatus.ACTIVE)
-        .values_list("pk", "feature_names")
+        .values_list("pk", "feature_names", "prefilter")
         .first()
     )
     pk = row[0] if row else None
@@ -31,7 +31,7 @@ def serving_model() -> LightGBMRanker | None:
         if row is not None and pk is not None:
             text = RankerModel.objects.values_list("model_text", flat=True).get(pk=pk)
             try:
-                model = LightGBMRanker.from_text(text, row[1])
+                model = LightGBMRanker.from_text(text, row[1], row[2])
             except Exception:  # a damaged model must never stop feeds: hand weights serve
                 log.exception("learned ranker v%s cannot be loaded; using hand weights", pk)
         _served["active"] = (pk, model)

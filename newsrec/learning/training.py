@@ -258,12 +258,15 @@ def train(
     }  # fmt: skip
     incumbent = active_version()
     if incumbent is not None and incumbent.model_text:
-        old = LightGBMRanker.from_text(incumbent.model_text, incumbent.feature_names)
+        old = LightGBMRanker.from_text(
+            incumbent.model_text, incumbent.feature_names, incumbent.prefilter
+        )
         metrics["incumbent"] = _report(
             [old.score(valid_rows.data.columns(g)) for g in range(len(labels))], labels
         )
     version.feature_names = list(model.feature_names)
     version.model_text = model.to_text()
+    version.prefilter = model.prefilter_list()
     version.importances = model.importances()
     version.metrics = metrics
     version.params = {**DEFAULT_PARAMS, "rounds": rounds}

@@ -91,14 +91,16 @@ def test_a_better_model_is_trained_promoted_and_serves_every_feed() -> None:
     assert version.verdict.startswith("Promoted: AUC")
     assert next(iter(version.importances))  # the model card names its signals
     model = serving.serving_model()
-    assert model is not None and tuple(model.feature_names) == tuple(version.feature_names)
+    assert model is not None
+    assert tuple(model.feature_names) == tuple(version.feature_names)
 
     reader = ReaderFactory.create()
     feeds.pool_cache_clear()
     feeds.feeds_rebuild(reader_ids=[reader.pk])
     items = Feed.objects.get(key=f"reader:{reader.pk}").items
     # the learned path: freshness is an input of the model, not a multiplier after it
-    assert items and all(feeds.breakdown_of(i)["freshness"] == 1.0 for i in items)
+    assert items
+    assert all(feeds.breakdown_of(i)["freshness"] == 1.0 for i in items)
 
     # a second run must beat the active version too; the new one is kept either way
     again = training.train(user="test")
@@ -133,7 +135,8 @@ def test_rollback_to_the_hand_weights_and_forward_again_from_the_admin() -> None
     page = client.get(f"/admin/newsrec/rankermodel/{version.pk}/change/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "validation slice" in html and "Signals (share of split gain)" in html
+    assert "validation slice" in html
+    assert "Signals (share of split gain)" in html
     assert f"{version.metrics['model']['auc']:.4f}" in html
 
     response = client.post(

@@ -6,7 +6,9 @@ from newsrec.feeds import CLICK_SEED_WEIGHT, covisits_from_engaged, reader_state
 
 
 def test_a_site_that_sends_only_clicks_still_gets_because_you_read_seeds() -> None:
-    state = reader_state_build(1, [(10, "click", None, None, True), (11, "click", None, None, True)])
+    state = reader_state_build(
+        1, [(10, "click", None, None, True), (11, "click", None, None, True)]
+    )
     assert {s.article_id for s in state.seeds} == {10, 11}
     assert {s.weight for s in state.seeds} == {CLICK_SEED_WEIGHT}
     assert state.read_ids == {10, 11}
@@ -24,7 +26,8 @@ def test_with_read_progress_a_bounced_click_is_no_seed() -> None:
 
 def test_clicks_without_profiling_consent_are_never_seeds() -> None:
     state = reader_state_build(1, [(10, "click", None, None, False)])
-    assert state.seeds == () and state.read_ids == {10}
+    assert state.seeds == ()
+    assert state.read_ids == {10}
 
 
 def test_impressions_without_a_click_count_as_fatigue() -> None:

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from newsrec.conf import newsrec_settings
 from newsrec.engine.ranker import Ranker
 from newsrec.engine.rules import Rules
+from newsrec.feeds import site_diversity
 from newsrec.learning import evaluate as ev
 from newsrec.learning.replay import (
     LogFormatError,
@@ -99,7 +100,7 @@ class Command(BaseCommand):
             articles, vectors, start=start, events=train, readers=everyone,
             half_life_days=half_life,
         )  # fmt: skip
-        rules = Rules()
+        rules = Rules(diversity=site_diversity())  # the product's rules when editors set none
         report: dict[str, Any] = {
             "behaviors": behaviors_path.name,
             "train": Path(options["train"]).name if options["train"] else None,

@@ -55,7 +55,8 @@ def test_report_skips_impressions_without_both_labels() -> None:
     report.add([0.3, 0.2], [1, 0])
     report.add([0.3, 0.2], [0, 0])
     report.add([0.3, 0.2], [1, 1])
-    assert report.impressions == 1 and report.skipped == 2
+    assert report.impressions == 1
+    assert report.skipped == 2
     assert report.means()["auc"] == 1.0
 
 

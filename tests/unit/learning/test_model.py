@@ -32,7 +32,8 @@ def test_the_model_learns_the_signal_that_predicts_clicks() -> None:
 def test_out_of_fold_scores_cover_every_impression_and_generalise() -> None:
     data = synthetic(300, 3)
     scores, figures = cross_fit(data, feature_names=("ctr", "age_days"), rounds=40)
-    assert len(scores) == len(data) and all(len(s) == 6 for s in scores)
+    assert len(scores) == len(data)
+    assert all(len(s) == 6 for s in scores)
     assert figures["auc"] > 0.8
 
 
