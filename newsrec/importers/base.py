@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from html import unescape
 from html.parser import HTMLParser
 from typing import IO, Any, ClassVar
@@ -38,6 +39,8 @@ class ImportOptions:
     section: str = ""
     # Source category (case-insensitive) -> section name, for renaming sections on import.
     section_map: Mapping[str, str] = field(default_factory=dict)
+    # External id -> publication time, for formats that carry none (MIND, NeMig news.tsv).
+    dates: Mapping[str, datetime] = field(default_factory=dict)
 
 
 class Importer:

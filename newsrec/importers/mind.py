@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import IO, Any
 
-from newsrec.importers.base import Importer, ParsedRow
+from newsrec.importers.base import Importer, ImportFormatError, ParsedRow
 
 MIND_COLUMNS = 8  # news_id, category, subcategory, title, abstract, url, title_ent., abstract_ent.
 NEMIG_COLUMNS = 6  # news_id, sub-topic label, title, abstract, title_entities, abstract_entities
@@ -36,9 +38,9 @@ class MindNewsImporter(Importer):
             if number == 1 and cells[0].strip().lower() in ("news_id", "newsid", "id"):
                 continue  # a header row, which MIND files do not have but hand-made ones may
             if len(cells) == MIND_COLUMNS:
-                yield ParsedRow(number, self._from_mind(cells))
+                yield ParsedRow(number, self._dated(self._from_mind(cells)))
             elif len(cells) == NEMIG_COLUMNS:
-                yield ParsedRow(number, self._from_nemig(cells))
+                yield ParsedRow(number, self._dated(self._from_nemig(cells)))
             else:
                 yield ParsedRow(
                     number,
@@ -46,6 +48,13 @@ class MindNewsImporter(Importer):
                     {"row": f"has {len(cells)} tab-separated columns; expected {MIND_COLUMNS} "
                             f"(MIND news.tsv) or {NEMIG_COLUMNS} (NeMig news.tsv)"},
                 )  # fmt: skip
+
+    def _dated(self, article: dict[str, Any]) -> dict[str, Any]:
+        """The publication time from ``ImportOptions.dates`` (MIND files carry none)."""
+        when = self.options.dates.get(article["external_id"].strip())
+        if when is not None:
+            article["published_at"] = when
+        return article
 
     def _from_mind(self, cells: list[str]) -> dict[str, Any]:
         news_id, category, subcategory, title, abstract, url = cells[:6]
@@ -68,3 +77,23 @@ class MindNewsImporter(Importer):
             "section": self.section_for(topic),
             "language": self.language_for(None),
         }
+
+
+def read_publication_dates(stream: IO[str], *, name: str = "dates") -> dict[str, datetime]:
+    """NeMig's ``news_meta.tsv`` (a header row naming ``news_id`` and ``date_published``, ISO
+    dates): news id -> publication time (UTC). Rows without a readable date are left out: those
+    articles are dated by when newsrec first sees them."""
+    reader = csv.DictReader(stream, delimiter="\t")
+    if not reader.fieldnames or not {"news_id", "date_published"} <= set(reader.fieldnames):
+        raise ImportFormatError(f"{name}: expected a header row with news_id and date_published")
+    dates: dict[str, datetime] = {}
+    for row in reader:
+        raw = (row.get("date_published") or "").strip()
+        if not row.get("news_id") or not raw:
+            continue
+        try:
+            when = datetime.fromisoformat(raw)
+        except ValueError:
+            continue
+        dates[row["news_id"].strip()] = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return dates

@@ -19,7 +19,6 @@ log's impressions and clicks happen at ``start``; impressions scored later (``--
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import math
 from collections import defaultdict
@@ -34,7 +33,8 @@ from newsrec.engine.pool import ArticleMeta, Pool
 from newsrec.engine.scoring import trending_score
 from newsrec.engine.types import ReaderState
 from newsrec.feeds import HistoryEvent, covisits_from_engaged, reader_state_build
-from newsrec.importers.mind import MindNewsImporter
+from newsrec.importers.base import ImportFormatError, ImportOptions
+from newsrec.importers.mind import MindNewsImporter, read_publication_dates
 from newsrec.ingest import ArticleData, ArticleRejected, validate_article
 from newsrec.models import EventKind
 from newsrec.profiles import ArticleFacts, EventSignal, profile_compute
@@ -114,31 +114,24 @@ def read_behaviors(path: Path) -> list[Impression]:
 
 
 def read_dates(path: Path) -> dict[str, datetime]:
-    """NeMig's ``news_meta.tsv`` (header row; news_id, date_published, ...): id -> date."""
-    dates: dict[str, datetime] = {}
-    with path.open(encoding="utf-8", newline="") as stream:
-        for row in csv.DictReader(stream, delimiter="\t"):
-            raw = (row.get("date_published") or "").strip()
-            if row.get("news_id") and raw:
-                try:
-                    dates[row["news_id"]] = datetime.fromisoformat(raw).replace(tzinfo=UTC)
-                except ValueError:
-                    continue  # an undated article gets its first-seen time
-    return dates
+    """NeMig's ``news_meta.tsv``: news id -> publication time (the importer's reader)."""
+    try:
+        with path.open(encoding="utf-8", newline="") as stream:
+            return read_publication_dates(stream, name=path.name)
+    except ImportFormatError as exc:
+        raise LogFormatError(str(exc)) from None
 
 
 def read_articles(path: Path, dates: dict[str, datetime] | None = None) -> list[ArticleData]:
     """Articles through the product's MIND importer and validation; rejected rows are skipped."""
     articles = []
     with path.open("rb") as stream:
-        for parsed in MindNewsImporter().read(stream):
+        importer = MindNewsImporter(options=ImportOptions(dates=dates or {}))
+        for parsed in importer.read(stream):
             if parsed.problems:
                 continue
-            raw = dict(parsed.article)
-            if dates and raw.get("external_id") in dates:
-                raw["published_at"] = dates[raw["external_id"]]
             try:
-                articles.append(validate_article(raw))
+                articles.append(validate_article(parsed.article))
             except ArticleRejected:
                 continue
     if not articles:

@@ -208,3 +208,25 @@ def test_undetectable_format_is_a_command_error(tmp_path: Path, run: Run) -> Non
     path.write_text("just some words\n")
     with pytest.raises(CommandError, match=r"Cannot tell the format of notes\.txt; pass --format"):
         run(str(path))
+
+
+def test_nemig_news_takes_its_dates_from_news_meta(
+    shared_data: Path, tmp_path: Path, run: Run
+) -> None:
+    news = _head(shared_data / "nemig_de" / "news_kg_all.tsv", tmp_path / "news.tsv", 20)
+    meta = shared_data / "nemig_de" / "news_meta.tsv"
+    out = run(str(news), "--dates", str(meta))
+    assert "20 created" in out
+    first = Article.objects.get(external_id="news_0")
+    assert first.published_at is not None
+    assert first.published_at.isoformat() == "2020-12-08T00:00:00+00:00"  # news_meta.tsv's date
+
+
+def test_a_dates_file_without_its_header_is_a_clear_error(tmp_path: Path, run: Run) -> None:
+    news = tmp_path / "news.tsv"
+    news.write_text("N1\tnews\tsub\tTitle\tAbstract\thttps://example.org/1\t[]\t[]\n")
+    meta = tmp_path / "meta.tsv"
+    meta.write_text("N1\t2020-01-01\n")
+    with pytest.raises(CommandError, match="expected a header row with news_id"):
+        run(str(news), "--dates", str(meta))
+    assert not Article.objects.exists()

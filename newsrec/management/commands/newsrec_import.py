@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +21,7 @@ from newsrec.importers import (
     get_importer,
 )
 from newsrec.importers.base import parse_problem_reasons
+from newsrec.importers.mind import read_publication_dates
 from newsrec.ingest import RowRejection, UpsertReport
 
 
@@ -73,6 +75,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--section", default="", help="put every article in this section")
         parser.add_argument(
+            "--dates", metavar="PATH",
+            help="publication dates for MIND/NeMig rows: NeMig's news_meta.tsv (news_id, "
+            "date_published); undated articles are dated by when they are first imported",
+        )  # fmt: skip
+        parser.add_argument(
             "--section-map", action="append", default=[], metavar="SOURCE=SECTION",
             help="rename a source category (case-insensitive); repeat for several",
         )  # fmt: skip
@@ -91,6 +98,7 @@ class Command(BaseCommand):
             language=options["language"].strip(),
             section=options["section"].strip(),
             section_map=_section_map(options["section_map"]),
+            dates=_dates(options["dates"]),
         )
         try:
             with path.open("rb") as stream:
@@ -201,3 +209,15 @@ def _section_map(pairs: list[str]) -> dict[str, str]:
             raise CommandError(f"--section-map expects SOURCE=SECTION, got {pair!r}.")
         mapping[source.strip()] = section.strip()
     return mapping
+
+
+def _dates(path: str | None) -> dict[str, datetime]:
+    if not path:
+        return {}
+    try:
+        with Path(path).open(encoding="utf-8", newline="") as stream:
+            return read_publication_dates(stream, name=Path(path).name)
+    except OSError as exc:
+        raise CommandError(f"{path}: {exc.strerror or exc}") from None
+    except (ImportFormatError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path}: {exc}") from None
