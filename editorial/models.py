@@ -465,6 +465,7 @@ class Experiment(models.Model):
 class VariantKind(models.TextChoices):
     PERSONALISED = "personalised", "Personalised (recommendations on)"
     HOLDOUT = "holdout", "Holdout (recommendations off: newest articles)"
+    HAND_WEIGHTED = "hand", "Hand-weighted (personalised, never the learned ranker)"
 
 
 class Variant(models.Model):
@@ -474,7 +475,9 @@ class Variant(models.Model):
     name = models.CharField(max_length=40, help_text='E.g. "control" or "holdout".')
     kind = models.CharField(
         max_length=16, choices=VariantKind.choices, default=VariantKind.PERSONALISED,
-        help_text="Holdout readers get the newest live articles: no ranking, no reasons.",
+        help_text="Holdout readers get the newest live articles: no ranking, no reasons. "
+        "Hand-weighted readers get feeds ranked by the hand-weighted formula even while a "
+        "learned ranker is active (learned vs hand-weighted).",
     )  # fmt: skip
     weight = models.PositiveSmallIntegerField(
         default=50, validators=[MinValueValidator(1), MaxValueValidator(10_000)],

@@ -43,7 +43,7 @@ from newsrec.engine.types import (
     ReaderState,
     Seed,
 )
-from newsrec.learning.serving import serving_model
+from newsrec.learning.serving import readers_on_hand_weights, serving_model
 from newsrec.models import Article, Event, EventKind, Feed, Reader, ReaderProfile
 
 if TYPE_CHECKING:
@@ -579,9 +579,14 @@ def feeds_rebuild(
     context = Context(now=time.time())
     with collector_paused():
         states = reader_states(reader_ids=reader_ids)
-        ranker = Ranker(model=serving_model())
+        model = serving_model()
+        ranker = Ranker(model=model)
         n = int(newsrec_settings.FEED_LENGTH)
-        ranked = ranker.rank_many(pool, states, context, rules, n)
+        hand = readers_on_hand_weights(reader_ids) if model is not None else set()
+        if hand:  # an experiment's hand-weighted arm: the same build without the model
+            ranked = _rank_split(pool, states, context, rules, n, ranker, hand)
+        else:
+            ranked = ranker.rank_many(pool, states, context, rules, n)
         results: list[tuple[ReaderState | None, FeedResult]] = list(
             zip(states, ranked, strict=True)
         )
@@ -590,6 +595,29 @@ def feeds_rebuild(
             results.append((None, ranker.rank(pool, anonymous, context, rules, n)))
         written = feeds_store(results=results, pool=pool)
     return RebuildStats(len(results), written, time.perf_counter() - start)
+
+
+def _rank_split(
+    pool: Pool,
+    states: list[ReaderState],
+    context: Context,
+    rules: Rules,
+    n: int,
+    ranker: Ranker,
+    hand: set[int],
+) -> list[FeedResult]:
+    """Feeds of ``states`` in their order, readers in ``hand`` ranked by the hand weights."""
+    mine = [s for s in states if s.reader_id in hand]
+    rest = [s for s in states if s.reader_id not in hand]
+    built = dict(
+        zip(
+            [id(s) for s in mine + rest],
+            Ranker().rank_many(pool, mine, context, rules, n)
+            + ranker.rank_many(pool, rest, context, rules, n),
+            strict=True,
+        )
+    )
+    return [built[id(s)] for s in states]
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 
 HOLDOUT = "holdout"
+HAND_WEIGHTED = "hand"
 _SCALE = float(2**64)
 
 
@@ -31,6 +32,11 @@ class Arm:
     @property
     def holdout(self) -> bool:
         return self.kind == HOLDOUT
+
+    @property
+    def hand_weighted(self) -> bool:
+        """Ranked by the hand-weighted formula even while a learned ranker is active."""
+        return self.kind == HAND_WEIGHTED
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,22 @@ def reader_arm(*, reader: Reader | None) -> Arm | None:
         return None
     running = running_experiment()
     return arm_for(running, str(reader.public_id)) if running is not None else None
+
+
+def readers_on_hand_weights(reader_ids: Sequence[int]) -> set[int]:
+    """Of ``reader_ids``, those in a hand-weighted arm of the running experiment: their feeds
+    are built without the learned ranker (newsrec's ``RANKER_ARMS`` provider). One query, and
+    none at all while no running experiment has such an arm."""
+    running = running_experiment()
+    if running is None or not any(arm.hand_weighted for arm in running.arms):
+        return set()
+    rows = Reader.objects.filter(pk__in=reader_ids, personalisation_enabled=True).values_list(
+        "pk", "public_id"
+    )
+    return {
+        pk for pk, public_id in rows
+        if (arm := arm_for(running, str(public_id))) is not None and arm.hand_weighted
+    }  # fmt: skip
 
 
 def feed_latest(*, arm: Arm | None, limit: int, section: str = "", device: str = "") -> FeedView:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+
+from django.utils.module_loading import import_string
 
 from newsrec.conf import newsrec_settings
 from newsrec.learning.model import LightGBMRanker
@@ -36,6 +39,18 @@ def serving_model() -> LightGBMRanker | None:
                 log.exception("learned ranker v%s cannot be loaded; using hand weights", pk)
         _served["active"] = (pk, model)
     return model
+
+
+def readers_on_hand_weights(reader_ids: Sequence[int]) -> set[int]:
+    """Readers whose feeds an experiment keeps on the hand weights (``RANKER_ARMS``)."""
+    path = newsrec_settings.RANKER_ARMS
+    if not path or not reader_ids:
+        return set()
+    try:
+        provider = import_string(path)
+    except ImportError:
+        return set()
+    return set(provider(reader_ids))
 
 
 def serving_clear() -> None:

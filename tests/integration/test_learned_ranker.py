@@ -162,3 +162,33 @@ def test_an_undated_article_is_dated_by_when_it_was_first_seen() -> None:
     assert old.pk not in pool.index  # and once they are old they leave it like any other
     age_hours = (timezone.now().timestamp() - pool.published_at[pool.index[fresh.pk]]) / 3600
     assert 47 < age_hours < 49  # before: undated articles were always brand new
+
+
+@override_settings(NEWSREC=SETTINGS)
+def test_an_experiment_arm_keeps_its_readers_on_the_hand_weights() -> None:
+    from editorial.experiments import selectors as experiments
+    from editorial.experiments.assignment import arm_for
+    from editorial.experiments.services import experiment_start
+    from editorial.models import Experiment, Variant, VariantKind
+
+    logged_site(seed=7)
+    assert training.train().status == RankerModelStatus.ACTIVE
+    experiment = Experiment.objects.create(name="Learned vs hand-weighted", salt="s")
+    for name, kind in [("learned", VariantKind.PERSONALISED), ("hand", VariantKind.HAND_WEIGHTED),
+                       ("holdout", VariantKind.HOLDOUT)]:  # fmt: skip
+        Variant.objects.create(experiment=experiment, name=name, kind=kind, weight=40)
+    experiment_start(experiment=experiment)
+    experiments.running_memo_clear()
+    readers = [ReaderFactory.create() for _ in range(30)]
+    running = experiments.running_experiment()
+    assert running is not None
+    arms = {r.pk: arm_for(running, str(r.public_id)).name for r in readers}  # type: ignore[union-attr]
+    assert {"learned", "hand"} <= set(arms.values())
+
+    feeds.pool_cache_clear()
+    feeds.feeds_rebuild(reader_ids=[r.pk for r in readers])
+    for reader in readers:
+        items = Feed.objects.get(key=f"reader:{reader.pk}").items
+        learned = all(feeds.breakdown_of(i)["freshness"] == 1.0 for i in items)
+        assert learned is (arms[reader.pk] != "hand"), arms[reader.pk]
+    experiments.running_memo_clear()
