@@ -28,6 +28,7 @@ from newsrec.engine.signals import (
     learned_base,
     pool_signals,
     section_affinity,
+    signal_reasons,
 )
 from newsrec.engine.similarity import ReaderSims, batch_similarities
 from newsrec.engine.sources import CandidateSource, Query, default_sources
@@ -481,6 +482,13 @@ class Ranker:
         seed_of = gathered.seeds[origin].tolist() if len(gathered.rows) else []
         seeds = reader.seeds
         sources = self.sources
+        learned: list[str | None] = [None] * len(order)
+        if self.model is not None and "ctr" in features:
+            # the model's reasons replace the generic ones of sources that know none better
+            learned = signal_reasons(
+                self.model, feature_matrix({k: v[at] for k, v in features.items()},
+                                           self.model.feature_names)
+            )  # fmt: skip
         names: list[str] = []
         reasons: list[str] = []
         seed_ids: list[int | None] = []
@@ -493,7 +501,10 @@ class Ranker:
             source = sources[source_of[k]]
             seed = seed_of[k]
             names.append(source.name)
-            reasons.append(source.reason(pool, reader, row, seed))
+            reason = source.reason(pool, reader, row, seed)
+            if source.generic_reason and learned[k] is not None:
+                reason = learned[k]  # type: ignore[assignment]
+            reasons.append(reason)
             seed_ids.append(seeds[seed].article_id if 0 <= seed < len(seeds) else None)
         section_names = pool.section_names
         return ItemColumns(

@@ -138,6 +138,47 @@ def section_affinity(pool: Pool, reader: ReaderState, rows: np.ndarray) -> np.nd
     return pool.sections.max_over(by_code, rows)
 
 
+# What a signal means to a reader, when it is what lifts an article most (see signal_reasons).
+SIGNAL_REASONS: dict[str, str] = {
+    "relevance": "Close to what you read",
+    "profile_similarity": "Close to what you read",
+    "seed_similarity_max": "Close to what you read",
+    "seed_similarity_mean": "Close to what you read",
+    "affinity": "From the topics you follow",
+    "section_affinity": "From the topics you follow",
+    "context": "What you usually read at this time",
+    "covisit": "Readers like you read this",
+    "popularity": "Popular right now",
+    "clicks": "Popular right now",
+    "clicks_long": "Popular this month",
+    "ctr": "Readers who see this often open it",
+    "section_ctr": "Readers who see this often open it",
+    "tag_ctr": "Readers who see this often open it",
+    "author_ctr": "Readers who see this often open it",
+    "age_days": "Just in",
+    "decay": "Just in",
+    "editor_pick": "Editor's pick",
+}
+
+
+def signal_reasons(model: RankingModel, matrix: np.ndarray) -> list[str | None]:
+    """Per row of ``matrix`` (a reader's placed articles): the reason of the signal that lifts
+    it most above the others, by the model's linear fit (``prefilter``, weight x deviation
+    from the rows' mean); None without a fit or when no explained signal lifts it."""
+    weights = getattr(model, "prefilter", None)
+    if weights is None or not len(matrix):
+        return [None] * len(matrix)
+    contributions = (matrix - matrix.mean(axis=0)) * np.asarray(weights[:-1])
+    names = list(model.feature_names)
+    explained = np.asarray([name in SIGNAL_REASONS for name in names])
+    contributions[:, ~explained] = -np.inf
+    best = contributions.argmax(axis=1)
+    return [
+        SIGNAL_REASONS[names[j]] if contributions[i, j] > 0 else None
+        for i, j in enumerate(best.tolist())
+    ]
+
+
 def feature_matrix(features: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
     """The model's input: one column per name, float32, missing signals as zeros."""
     n = len(next(iter(features.values()))) if features else 0

@@ -136,6 +136,9 @@ class CandidateSource:
     """Base class: propose candidates and explain them."""
 
     name = ""
+    # True when reason() says nothing about this article in particular ("Recommended for
+    # you"): a learned ranker then names the signal that placed it instead
+    generic_reason = False
 
     def __init__(self, *, weight: float = 1.0) -> None:
         self.weight = weight  # multiplies the source's score into the "source" feature
@@ -194,6 +197,7 @@ class InterestSource(CandidateSource):
     """Content neighbours of the reader's interest vectors (also serves brand-new articles)."""
 
     name = "interest"
+    generic_reason = True
 
     def __init__(self, *, weight: float = 1.0, limit: int = 300, min_similarity: float = 0.05):
         super().__init__(weight=weight)

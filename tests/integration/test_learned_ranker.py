@@ -192,3 +192,24 @@ def test_an_experiment_arm_keeps_its_readers_on_the_hand_weights() -> None:
         learned = all(feeds.breakdown_of(i)["freshness"] == 1.0 for i in items)
         assert learned is (arms[reader.pk] != "hand"), arms[reader.pk]
     experiments.running_memo_clear()
+
+
+def test_state_at_a_moment_sees_no_later_event() -> None:
+    [a, b] = make_catalogue(["Politics"], 2)
+    Article.objects.update(published_at=timezone.now() - timedelta(days=5))
+    reader = ReaderFactory.create()
+    then = timezone.now() - timedelta(days=2)
+    for n, (article, at) in enumerate(
+        [(a, then - timedelta(hours=1)), (b, then + timedelta(hours=1))]
+    ):
+        Event.objects.create(reader=reader, event_id=f"c{n}", kind=EventKind.CLICK, article=article,
+                             occurred_at=at)  # fmt: skip
+    pool = feeds.pool_load(now=then.timestamp())
+    assert pool.clicks[pool.index[a.pk]] == 1
+    assert pool.clicks[pool.index[b.pk]] == 0  # clicked after the moment
+    [state] = training.reader_states_at(reader_ids=[reader.pk], now=then)
+    assert state.read_ids == {a.pk}
+    [stored] = feeds.reader_states(reader_ids=[reader.pk], now=then)
+    assert stored.read_ids == {a.pk}
+    [today] = feeds.reader_states(reader_ids=[reader.pk])
+    assert today.read_ids == {a.pk, b.pk}

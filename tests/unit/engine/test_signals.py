@@ -88,3 +88,29 @@ def test_without_a_model_the_hand_formula_is_unchanged() -> None:
     prepared = Ranker().prepare(POOL, ctx(), NO_RULES)
     assert prepared.signals is None  # nothing extra computed for the hand formula
     assert [i.breakdown["freshness"] for i in hand.items] != [1.0] * 5
+
+
+class ByCtrWithFit(ByCtr):
+    """As ByCtr, with the linear fit a trained model carries (weight 10 on ctr)."""
+
+    prefilter = np.array([10.0, -3.0])
+
+
+def test_a_model_names_the_signal_behind_an_otherwise_generic_reason() -> None:
+    old = pool_of(  # days old: found by the interest source alone, "Recommended for you"
+        *(
+            article(i, hours_old=100, clicks=float(c), impressions=40.0)
+            for i, c in [(1, 2), (2, 30), (3, 0), (4, 5), (5, 1)]
+        )
+    )
+    me = interested_in(1, 2, 3, 4, 5)
+    hand = Ranker().rank(old, me, ctx(), NO_RULES, n=5)
+    assert {i.reason for i in hand.items} == {"Recommended for you"}
+    feed = Ranker(model=ByCtrWithFit()).rank(old, me, ctx(), NO_RULES, n=5)
+    reasons = {i.article_id: i.reason for i in feed.items}
+    assert reasons[2] == "Readers who see this often open it"  # the best CTR: 30 of 40
+    ctr, _ = smoothed_ctr(old.clicks, old.impressions)
+    mean = float(ctr.mean())
+    for article_id, reason in reasons.items():
+        lifted = ctr[old.index[article_id]] > mean
+        assert reason == ("Readers who see this often open it" if lifted else "Recommended for you")
