@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,11 +154,7 @@ class Ranker:
             raise EngineInputError(f"Feed length n must be >= 1, got {n}.")
         prepared = self.prepare(pool, context, rules)
         results: list[FeedResult] = []
-        for start in range(0, len(readers), self.chunk_size):
-            chunk = readers[start : start + self.chunk_size]
-            sims = batch_similarities(pool, chunk, max_seeds=self.max_seeds)
-            for source, state in zip(self.sources, prepared.sources, strict=True):
-                source.prefetch(pool, sims, state)
+        for _, chunk, sims in self.chunks(prepared, readers):
             staged = [
                 self.stage(prepared, reader, s, n) for reader, s in zip(chunk, sims, strict=True)
             ]
@@ -168,6 +164,18 @@ class Ranker:
                 for st, (order, more) in zip(staged, placed, strict=True)
             )
         return results
+
+    def chunks(
+        self, prepared: Prepared, readers: Sequence[ReaderState]
+    ) -> Iterator[tuple[int, Sequence[ReaderState], list[ReaderSims]]]:
+        """Readers ``chunk_size`` at a time with their similarities (one matrix product per
+        chunk) and every source's batch work done: (first position, readers, similarities)."""
+        for start in range(0, len(readers), self.chunk_size):
+            chunk = readers[start : start + self.chunk_size]
+            sims = batch_similarities(prepared.pool, chunk, max_seeds=self.max_seeds)
+            for source, state in zip(self.sources, prepared.sources, strict=True):
+                source.prefetch(prepared.pool, sims, state)
+            yield start, chunk, sims
 
     def prepare(
         self, pool: Pool, context: Context, rules: Rules, *, signals: bool = False
@@ -211,11 +219,7 @@ class Ranker:
             raise EngineInputError("score_candidates needs one candidate list per reader.")
         prepared = self.prepare(pool, context, rules, signals=True)
         out: list[CandidateScores] = []
-        for start in range(0, len(readers), self.chunk_size):
-            chunk = readers[start : start + self.chunk_size]
-            sims = batch_similarities(pool, chunk, max_seeds=self.max_seeds)
-            for source, state in zip(self.sources, prepared.sources, strict=True):
-                source.prefetch(pool, sims, state)
+        for start, chunk, sims in self.chunks(prepared, readers):
             for reader, s, ids in zip(
                 chunk, sims, candidates[start : start + len(chunk)], strict=True
             ):
