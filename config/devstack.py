@@ -256,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         if command == "manage":  # on the demo's database and Redis, started and stopped here
             stack.env.setdefault("DEBUG", os.environ.get("DEBUG", "1"))
             try:
-                manage(stack, *rest)
+                manage(stack, "migrate", "--noinput", "-v", "0")  # as `make demo` does
+                if rest and rest[0] != "migrate":
+                    manage(stack, *rest)
             except subprocess.CalledProcessError as exc:
                 return exc.returncode
             return 0
