@@ -146,11 +146,21 @@ class RankerModelAdmin(admin.ModelAdmin):
             )
             for name, m in obj.metrics.items()
         ]  # fmt: skip
+        # jsonb keeps no key order: largest share first, unused signals on one line
+        ranked = sorted(obj.importances.items(), key=lambda kv: (-kv[1], kv[0]))
         signals = [
             format_html("<li>{} — {}</li>", name, f"{share:.1%}")
-            for name, share in obj.importances.items()
+            for name, share in ranked
+            if share >= 0.0005
         ]
-        training = [format_html("<li>{}: {}</li>", k, v) for k, v in obj.training.items()]
+        unused = [name for name, share in ranked if share < 0.0005]
+        if unused:
+            signals.append(format_html("<li>not used: {}</li>", ", ".join(unused)))
+        training = [
+            format_html("<li>{}: {}</li>", label, obj.training[key])
+            for key, label in TRAINING_LABELS
+            if key in obj.training
+        ]
         return format_html(
             "<table><tr><th>validation slice</th><th>AUC</th><th>MRR</th><th>nDCG@5</th>"
             "<th>nDCG@10</th><th>impressions</th></tr>{}</table>"
@@ -161,7 +171,14 @@ class RankerModelAdmin(admin.ModelAdmin):
             format_html_join("", "{}", ((t,) for t in training)),
         )
 
-    @admin.action(description="Make the selected version active (roll back or forward)")
+    def has_activate_permission(self, request: HttpRequest) -> bool:
+        """Switching the ranker rebuilds every feed: the catalogue managers' right."""
+        return request.user.has_perm("newsrec.change_rankermodel")
+
+    @admin.action(
+        description="Make the selected version active (roll back or forward)",
+        permissions=["activate"],
+    )
     def make_active(self, request: HttpRequest, queryset: QuerySet[RankerModel]) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version.", messages.ERROR)
@@ -174,10 +191,25 @@ class RankerModelAdmin(admin.ModelAdmin):
             return
         self.message_user(request, f"{version} now ranks every feed; feeds are being rebuilt.")
 
-    @admin.action(description="Use the hand-weighted formula (deactivate every learned version)")
+    @admin.action(
+        description="Use the hand-weighted formula (deactivate every learned version)",
+        permissions=["activate"],
+    )
     def use_hand_weights(self, request: HttpRequest, queryset: QuerySet[RankerModel]) -> None:
         deactivate()
         self.message_user(request, "Feeds use the hand-weighted formula; they are being rebuilt.")
+
+
+TRAINING_LABELS = (
+    ("train_from", "training from"),
+    ("train_until", "training until (validation from)"),
+    ("validation_until", "validation until"),
+    ("train_impressions", "training page views"),
+    ("train_rows", "training impressions"),
+    ("train_clicks", "training clicks"),
+    ("validation_impressions", "validation page views"),
+    ("validation_readers", "validation readers"),
+)
 
 
 def _figure(value: Any) -> str:

@@ -44,7 +44,7 @@ def logged_site(days: int = 12, readers: int = 24, seed: int = 3) -> None:
     evergreen = [
         make_article(title=f"Explainer {i}", section="Science", published_at=now - timedelta(days=40),
                      embedding=topic_vector(i, topics=3), embedding_status="ready")
-        for i in range(6)
+        for i in range(40)  # many: a reader rarely meets one already read (and so left out)
     ]  # fmt: skip
     rng = np.random.default_rng(seed)
     people = [ReaderFactory.create() for _ in range(readers)]
@@ -89,7 +89,7 @@ def test_a_better_model_is_trained_promoted_and_serves_every_feed() -> None:
     assert version.metrics["model"]["auc"] > version.metrics["hand"]["auc"]
     assert version.status == RankerModelStatus.ACTIVE, version.verdict
     assert version.verdict.startswith("Promoted: AUC")
-    assert next(iter(version.importances))  # the model card names its signals
+    assert max(version.importances.values()) > 0  # the model card names its signals
     model = serving.serving_model()
     assert model is not None
     assert tuple(model.feature_names) == tuple(version.feature_names)

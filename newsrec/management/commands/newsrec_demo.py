@@ -31,8 +31,9 @@ DEMO_LOGINS = (
 
 
 def demo_group_permissions(group_name: str) -> list[Permission]:
-    """Editor: edit and preview rules, edit articles. Senior editor: also publish, roll back,
-    start and stop experiments, and manage the catalogue and API keys."""
+    """Editor: edit and preview rules, edit articles, read the learned ranker's model cards.
+    Senior editor: also publish, roll back, start and stop experiments, switch the ranker, and
+    manage the catalogue and API keys."""
     editorial = Permission.objects.filter(content_type__app_label="editorial")
     newsrec = Permission.objects.filter(content_type__app_label="newsrec").exclude(
         codename=READER_DATA
@@ -41,7 +42,7 @@ def demo_group_permissions(group_name: str) -> list[Permission]:
         return [*editorial, *newsrec]
     return [
         *editorial.exclude(codename__in=["publish_ruleset", "run_experiment"]),
-        *newsrec.filter(codename__in=["view_article", "change_article"]),
+        *newsrec.filter(codename__in=["view_article", "change_article", "view_rankermodel"]),
     ]
 
 

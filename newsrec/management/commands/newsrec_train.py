@@ -44,5 +44,5 @@ class Command(BaseCommand):
                 f"({figures['impressions']} impressions)"
             )
         if version.importances:
-            top = list(version.importances.items())[:6]
+            top = sorted(version.importances.items(), key=lambda kv: -kv[1])[:6]
             self.stdout.write("  signals: " + ", ".join(f"{k} {v:.2f}" for k, v in top))
