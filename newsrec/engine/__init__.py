@@ -12,7 +12,9 @@ Order of the editorial rules (deterministic)
 2. **Boosts and buries**: every active (time-windowed) :class:`Boost` matching an article multiplies
    its score; several matching boosts multiply together.
 3. **Freshness**: ``0.5 ** (age / half-life)`` with per-section half-lives, blended in by
-   ``Weights.freshness`` (see :class:`Weights` for the whole score formula).
+   ``Weights.freshness`` (see :class:`Weights` for the whole score formula). With a learned
+   model (``Ranker(model=...)``, :mod:`newsrec.engine.signals`) the model's score replaces the
+   formula: the decay is one of its inputs and the boosts of step 2 multiply its score.
 4. **Diversity**: the best ``Diversity.candidates`` articles by score are placed slot by slot; each
    slot takes the best MMR value (``lambda * score - (1 - lambda) * max similarity to the articles
    above``) among articles that keep every cap (at most N per section/tag/author in the top K).
