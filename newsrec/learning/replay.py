@@ -20,7 +20,6 @@ log's impressions and clicks happen at ``start``; impressions scored later (``--
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -186,7 +185,7 @@ class Replay:
     half_life_days: float = 14.0
     ids: dict[str, int] = field(init=False)
     events: list[_Event] = field(default_factory=list, init=False)
-    _by_user: dict[str, list[_Event]] = field(default_factory=lambda: defaultdict(list))
+    _by_user: dict[str, list[_Event]] = field(default_factory=lambda: defaultdict(list), init=False)
     _history_added: set[str] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
@@ -210,9 +209,6 @@ class Replay:
         dated = [a.published_at for a in articles if a.published_at is not None]
         newest = max(dated) if dated else datetime(2020, 1, 1, tzinfo=UTC)
         return (newest + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-
-    def known(self, news_id: str) -> int | None:
-        return self.ids.get(news_id)
 
     def _add(self, time: datetime, user: str, article: int, kind: str) -> None:
         event = _Event(time, user, article, kind)
@@ -329,7 +325,3 @@ def by_moment(
         groups[at.replace(minute=0, second=0, microsecond=0)].append(position)
     for hour in sorted(groups):
         yield hour, groups[hour]
-
-
-def nan_to_none(value: float) -> float | None:
-    return None if isinstance(value, float) and math.isnan(value) else value
