@@ -38,6 +38,7 @@ from editorial.models import (
     Variant,
     VariantKind,
 )
+from newsrec.numbers import ascii_int
 
 PUBLISH = "editorial.publish_ruleset"
 PREVIEW = "editorial.preview_ruleset"
@@ -293,9 +294,13 @@ class RuleSetAdmin(AuditedAdmin):
                 )
                 context.update(result=result, who=who, device=device)
             if request.GET.get("aggregate"):
-                context["aggregate"] = preview.preview_aggregate(
-                    rule_set=rule_set, sample=min(int(request.GET.get("sample") or 1000), 1000)
-                )
+                sample = ascii_int(request.GET.get("sample") or "1000", low=1, high=1000)
+                if sample is None:
+                    messages.error(request, "The sample is a number of readers from 1 to 1,000.")
+                else:
+                    context["aggregate"] = preview.preview_aggregate(
+                        rule_set=rule_set, sample=sample
+                    )
         return TemplateResponse(request, "admin/editorial/preview.html", context)
 
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:

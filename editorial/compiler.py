@@ -9,6 +9,7 @@ value (MMR lambda, a half-life, a max age); blocklists, boosts, caps and pins al
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +17,12 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from editorial.models import Rule, RuleSet, RulesState, Scope
-from editorial.strategies import RulesBuilder, strategy_for
+from editorial.strategies import RulesBuilder, article_id_of, strategy_for
+from newsrec.engine.errors import EngineInputError
 from newsrec.engine.rules import Boost, Filters, Freshness, Rules
 from newsrec.feeds import site_diversity
+
+log = logging.getLogger(__name__)
 
 # Least to most specific: later layers win single-valued settings.
 LAYER_ORDER = (Scope.VARIANT, Scope.DEVICE, Scope.SECTION)
@@ -26,11 +30,17 @@ MEMO_SECONDS = 5.0  # feed reads are hot: each process re-reads the live sets at
 
 
 def _builder(layers: Iterable[Iterable[Rule]]) -> RulesBuilder:
+    """Every enabled row applied; a stored row that cannot be applied (saved before today's
+    validation, or past it) is skipped and logged, never a failed page or rebuild."""
     builder = RulesBuilder()
     for rows in layers:
         for rule in sorted(rows, key=lambda r: r.pk or 0):
-            if rule.enabled:
+            if not rule.enabled:
+                continue
+            try:
                 strategy_for(rule.kind).apply(rule, builder)
+            except (ValueError, TypeError, OverflowError, EngineInputError) as exc:
+                log.warning("rule %s (%s) skipped: it cannot be applied (%s)", rule.pk, rule, exc)
     return builder
 
 
@@ -52,7 +62,9 @@ def rules_compile_layers(*, layers: Iterable[Iterable[Rule]], version: int) -> R
             blocked_sections=frozenset(builder.blocked["section"]),
             blocked_tags=frozenset(builder.blocked["tag"]),
             blocked_authors=frozenset(builder.blocked["author"]),
-            blocked_articles=frozenset(int(v) for v in builder.blocked["article"] if v.isdigit()),
+            blocked_articles=frozenset(
+                a for a in map(article_id_of, builder.blocked["article"]) if a is not None
+            ),
             max_age_hours=builder.max_age_hours,
             max_age_hours_by_section=dict(builder.max_age_by_section),
         ),

@@ -14,6 +14,7 @@ from editorial.models import Rule, RuleKind, RuleSet, Scope
 from editorial.selectors import article_for_label, article_label
 from editorial.validation import rules_problems
 from newsrec.models import Article
+from newsrec.numbers import ascii_int
 
 # Editor words -> boost factor; "never" turns the rule into a blocklist entry.
 STRENGTHS = [
@@ -80,8 +81,9 @@ class RuleForm(forms.ModelForm):
                 self.fields[name].help_text = f"{self.fields[name].help_text} {_tz_note()}"
         rule = self.instance
         if rule.pk:
-            if rule.target_field == "article" and rule.target_value.strip().isdigit():
-                article = Article.objects.filter(pk=int(rule.target_value)).first()
+            pk = ascii_int(rule.target_value, low=1)
+            if rule.target_field == "article" and pk is not None:
+                article = Article.objects.filter(pk=pk).first()
                 if article is not None:
                     self.initial["target_value"] = article_label(article)
             if rule.kind == RuleKind.BLOCK:

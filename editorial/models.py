@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from newsrec.numbers import ascii_int
+
 
 class RuleSetStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -169,7 +171,8 @@ class RuleSet(models.Model):
 def scope_variant(value: str) -> Variant | None:
     """The experiment variant a scope value names (its id), if it exists."""
     value = value.strip()
-    return Variant.objects.filter(pk=int(value)).first() if value.isdigit() else None
+    pk = ascii_int(value, low=1)
+    return Variant.objects.filter(pk=pk).first() if pk is not None else None
 
 
 def scope_problem(scope: str, value: str) -> str:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from newsrec.conf import newsrec_settings
 from newsrec.models import Article, Feed
+from newsrec.numbers import ascii_int
 
 LOOKUP_LIMIT = 20
 ARRAY_FIELDS = {"tag": "tags", "author": "authors"}
@@ -49,8 +50,8 @@ def target_lookup(*, field: str, query: str, limit: int = LOOKUP_LIMIT) -> list[
     query = query.strip()
     if field == "article":
         qs = Article.objects.filter(title__icontains=query) if query else Article.objects.all()
-        if query.isdigit():
-            qs = Article.objects.filter(pk=int(query)) | qs
+        if (pk := ascii_int(query, low=1)) is not None:
+            qs = Article.objects.filter(pk=pk) | qs
         rows = qs.order_by("-published_at", "-id")[:limit]
         return [
             {"value": article_label(a), "label": f"{a.section} · {a.get_status_display()}"}
@@ -108,8 +109,8 @@ def article_for_label(value: str) -> Article | None:
     value = value.strip()
     match = re.search(r"\[#(\d+)\]\s*$", value)
     if match or value.isdigit():
-        pk = int(match.group(1) if match else value)
-        return Article.objects.filter(pk=pk).first()
+        pk = ascii_int(match.group(1) if match else value, low=1)
+        return Article.objects.filter(pk=pk).first() if pk is not None else None
     found = list(Article.objects.filter(title__iexact=value)[:2])
     return found[0] if len(found) == 1 else None
 

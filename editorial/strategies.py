@@ -7,9 +7,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from newsrec.engine.rules import Boost, Cap, Pin, Segment
+from newsrec.numbers import ascii_int
 
 if TYPE_CHECKING:
     from editorial.models import Rule
+
+
+MAX_HOURS = 100 * 365 * 24.0  # a century: beyond it a date overflows, and no rule needs it
+
+
+def article_id_of(value: str) -> int | None:
+    """The article id an editor typed, or None: ASCII digits only ("²" passes isdigit() but
+    not int()), within a bigint."""
+    return ascii_int(value, low=1)
 
 
 def _epoch(value: object) -> float | None:
@@ -48,12 +58,16 @@ def _needs_target(rule: Rule, errors: dict[str, str], *, fields: tuple[str, ...]
         errors["target_field"] = f"Choose one of: {', '.join(fields)}."
     if not rule.target_value.strip():
         errors["target_value"] = "Name what the rule applies to."
-    elif rule.target_field == "article" and not rule.target_value.strip().isdigit():
+    elif rule.target_field == "article" and article_id_of(rule.target_value) is None:
         errors["target_value"] = "An article is given by its numeric id."
 
 
 def _positive(value: float | None) -> bool:
     return value is not None and math.isfinite(value) and value > 0
+
+
+def _hours(value: float | None) -> bool:
+    return _positive(value) and value <= MAX_HOURS  # type: ignore[operator]
 
 
 class BlockStrategy(RuleStrategy):
@@ -77,7 +91,7 @@ class BoostStrategy(RuleStrategy):
     def apply(self, rule: Rule, builder: RulesBuilder) -> None:
         value: str | int = rule.target_value.strip()
         if rule.target_field == "article":
-            value = int(value)
+            value = _article_or_raise(rule.target_value)
         builder.boosts.append(
             Boost(
                 field=rule.target_field,  # type: ignore[arg-type]
@@ -93,7 +107,7 @@ class BoostStrategy(RuleStrategy):
 class PinStrategy(RuleStrategy):
     def validate(self, rule: Rule) -> dict[str, str]:
         errors: dict[str, str] = {}
-        if rule.target_field != "article" or not rule.target_value.strip().isdigit():
+        if rule.target_field != "article" or article_id_of(rule.target_value) is None:
             errors["target_value"] = "A pin needs an article (target field 'article', its id)."
         if not rule.slot or rule.slot < 1:
             errors["slot"] = "Choose the slot (1 = top)."
@@ -105,7 +119,7 @@ class PinStrategy(RuleStrategy):
     def apply(self, rule: Rule, builder: RulesBuilder) -> None:
         builder.pins.append(
             Pin(
-                article_id=int(rule.target_value),
+                article_id=_article_or_raise(rule.target_value),
                 slot=int(rule.slot or 1),
                 priority=rule.priority,
                 created_at=_epoch(rule.created) or 0.0,
@@ -117,17 +131,30 @@ class PinStrategy(RuleStrategy):
         )
 
 
+def _article_or_raise(value: str) -> int:
+    article = article_id_of(value)
+    if article is None:
+        raise ValueError(f"not an article id: {value!r}")
+    return article
+
+
+def _hours_or_raise(value: float | None) -> float:
+    if not _hours(value):
+        raise ValueError(f"hours out of range: {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
 class MaxAgeStrategy(RuleStrategy):
     def validate(self, rule: Rule) -> dict[str, str]:
         errors: dict[str, str] = {}
-        if not _positive(rule.hours):
-            errors["hours"] = "Give the maximum age in hours (> 0)."
+        if not _hours(rule.hours):
+            errors["hours"] = "Give the hours: more than 0, at most 876,000 (a century)."
         if rule.target_value and rule.target_field != "section":
             errors["target_field"] = "A maximum age applies to everything or to one section."
         return errors
 
     def apply(self, rule: Rule, builder: RulesBuilder) -> None:
-        hours = float(rule.hours or 0)
+        hours = _hours_or_raise(rule.hours)
         if rule.target_value:
             builder.max_age_by_section[rule.target_value.strip()] = hours
         else:
@@ -136,7 +163,7 @@ class MaxAgeStrategy(RuleStrategy):
 
 class FreshnessStrategy(MaxAgeStrategy):
     def apply(self, rule: Rule, builder: RulesBuilder) -> None:
-        hours = float(rule.hours or 0)
+        hours = _hours_or_raise(rule.hours)
         if rule.target_value:
             builder.half_life_by_section[rule.target_value.strip()] = hours
         else:

@@ -20,6 +20,7 @@ from newsrec.api.permissions import CanReadFeeds, IsReader
 from newsrec.conf import newsrec_settings
 from newsrec.engine.sources import BecauseYouReadSource
 from newsrec.models import Article, Reader
+from newsrec.numbers import ascii_int
 
 
 class FeedItemSerializer(serializers.Serializer):
@@ -111,10 +112,10 @@ NOT_MODIFIED = OpenApiResponse(description="Not modified: your copy is current."
 
 
 def _bounded(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name, str(default))
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = ascii_int(request.query_params.get(name, str(default)), low=low, high=high)
+    if value is None:
         raise ValidationError({name: [f"Must be an integer from {low} to {high}."]})
-    return int(raw)
+    return value
 
 
 def _context(request: Request) -> tuple[str, int | None]:

@@ -22,6 +22,7 @@ from editorial.models import AuditSource, Rule, RuleSet
 from newsrec.api import examples
 from newsrec.api.permissions import CanManageRulesOrReadOnly
 from newsrec.models import DeviceClass
+from newsrec.numbers import ascii_int
 
 LIVE_SET_MESSAGE = (
     "The live rule set cannot be changed over the API: edit another set, then make it live in "
@@ -154,9 +155,10 @@ class RuleListCreateView(_RuleWrites, generics.ListCreateAPIView):
         qs = Rule.objects.order_by("rule_set_id", "id")
         raw = self.request.query_params.get("rule_set", "")
         if raw:
-            if not raw.isdigit() or int(raw) > 2**63 - 1:
+            rule_set = ascii_int(raw, low=1)
+            if rule_set is None:
                 raise ValidationError({"rule_set": ["Must be a rule set id."]})
-            qs = qs.filter(rule_set_id=int(raw))
+            qs = qs.filter(rule_set_id=rule_set)
         return qs
 
 

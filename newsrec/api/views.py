@@ -30,6 +30,7 @@ from newsrec.api.serializers import (
     UpsertReportSerializer,
 )
 from newsrec.conf import newsrec_settings
+from newsrec.numbers import ascii_int
 
 UPSERT_REJECTED = OpenApiResponse(
     PolymorphicProxySerializer(
@@ -180,7 +181,8 @@ class ArticleRelatedView(generics.GenericAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         article = self.get_object()
         raw_limit = request.query_params.get("limit", str(newsrec_settings.RELATED_LIMIT))
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 50:
+        limit = ascii_int(raw_limit, low=1, high=50)
+        if limit is None:
             raise ValidationError({"limit": ["Must be an integer from 1 to 50."]})
-        related = selectors.article_related(article=article, limit=int(raw_limit))
+        related = selectors.article_related(article=article, limit=limit)
         return Response(self.get_serializer(related, many=True).data)

@@ -34,6 +34,7 @@ from django.utils.translation import get_language
 from newsrec import readers, selectors
 from newsrec.events import device_from_user_agent
 from newsrec.models import Article, Reader
+from newsrec.numbers import ascii_int
 
 register = template.Library()
 
@@ -280,8 +281,12 @@ def _article_of(value: Any) -> Article | None:
         return None
     if isinstance(value, Article):
         return selectors.article_with_embedding(pk=value.pk)
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        return selectors.article_with_embedding(pk=int(value))
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        pk = ascii_int(value, low=1)
+        if pk is not None:
+            return selectors.article_with_embedding(pk=pk)
+        if isinstance(value, int) or value.strip().isdigit():
+            return None  # an id out of range, or in digits that are not ASCII
     from newsrec import registry
 
     adapter = registry.adapter_for(type(value))

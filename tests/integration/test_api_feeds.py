@@ -84,7 +84,11 @@ def test_rails_group_because_you_read_items_by_seed_in_feed_order() -> None:
     assert [[i["article_id"] for i in r["items"]] for r in limited] == [[near[0].pk]]
 
 
-@pytest.mark.parametrize("query", ["rails=0", "rails=11", "per_rail=x", "per_rail=21", "hour=24"])
+@pytest.mark.parametrize(
+    "query",
+    ["rails=0", "rails=11", "per_rail=x", "per_rail=21", "hour=24",
+     "rails=²", "per_rail=¹", "hour=¹", "hour=\u0663", f"rails={10**30}"],
+)  # fmt: skip
 def test_rails_reject_bad_parameters(query: str) -> None:
     client, reader = _token_client("ada")
     _store(reader, [])
@@ -209,3 +213,12 @@ def test_rails_from_a_real_rebuild_name_what_the_reader_read() -> None:
         assert read[rail["seed_id"]] == rail["seed_title"]
         assert rail["items"]
         assert not {i["article_id"] for i in rail["items"]} & set(read)
+
+
+@pytest.mark.parametrize("query", ["limit=²", "limit=\u0661\u0660", "hour=¹", f"limit={10**30}"])
+def test_the_feed_refuses_numbers_that_are_not_ascii_digits(query: str) -> None:
+    client, reader = _token_client("grace")
+    _store(reader, [])
+    response = client.get(f"/api/v1/feeds/me/?{query}")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) <= {"limit", "hour"}

@@ -172,3 +172,12 @@ def test_writing_needs_manage_rules_or_staff(draft: RuleSet) -> None:
     staff.force_authenticate(User.objects.create_user("ed", is_staff=True))
     assert staff.post(RULES, _boost(draft), format="json").status_code == 201
     assert Rule.objects.count() == 1
+
+
+@pytest.mark.parametrize("value", ["²", "\u0663", str(10**30), "-1"])
+def test_listing_rules_of_a_set_named_in_other_digits_is_a_400(
+    editor: APIClient, value: str
+) -> None:
+    response = editor.get(f"{RULES}?rule_set={value}")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"rule_set": ["Must be a rule set id."]}

@@ -168,3 +168,11 @@ def test_openapi_schema_is_served() -> None:
     response = APIClient().get("/api/schema/?format=json")
     assert response.status_code == 200
     assert "/api/v1/articles/{id}/related/" in response.json()["paths"]
+
+
+@pytest.mark.parametrize("limit", ["²", "\u0661", str(10**30)])
+def test_related_refuses_limits_that_are_not_ascii_digits(limit: str) -> None:
+    seed = make_article(embedding=[1.0] + [0.0] * 383, embedding_status="ready")
+    response = APIClient().get(f"{URL}{seed.pk}/related/?limit={limit}")
+    assert response.status_code == 400
+    assert "limit" in response.json()["errors"]

@@ -182,3 +182,18 @@ def test_dashboard(catalogue: list[Any], draft_and_live: tuple[RuleSet, Any], ju
     assert 'class="editorial-bar"' in html
     progress = client.get("/admin/editorial/ruleset/progress/").json()
     assert progress["rules_version"] >= 1
+
+
+@pytest.mark.parametrize("sample", ["abc", "²", "0", "5000"])
+def test_a_bad_sample_size_is_a_message_not_a_500(
+    catalogue: list[Any], draft_and_live: tuple[RuleSet, Any], junior: User, sample: str
+) -> None:
+    draft, _ = draft_and_live
+    client = Client()
+    client.force_login(junior)
+    page = client.get(
+        f"/admin/editorial/ruleset/{draft.pk}/preview/",
+        {"persona": "sport-mobile", "aggregate": "1", "sample": sample},
+    )
+    assert page.status_code == 200
+    assert "The sample is a number of readers from 1 to 1,000." in page.content.decode()

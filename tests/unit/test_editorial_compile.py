@@ -89,6 +89,14 @@ def test_time_windows_become_epoch_seconds() -> None:
         ({"kind": "max_age", "hours": 0}, "hours"),
         ({"kind": "cap", "target_field": "section", "max_per_value": 5, "top_k": 3}, "max_per_value"),
         ({"kind": "mmr", "mmr_lambda": 1.5}, "mmr_lambda"),
+        # issue #12.6: inputs that passed validation and took pages down
+        ({"kind": "block", "target_field": "article", "target_value": "²"}, "target_value"),
+        ({"kind": "boost", "target_field": "article", "target_value": "\u0661\u0662", "factor": 2},
+         "target_value"),
+        ({"kind": "pin", "target_field": "article", "target_value": str(10**30), "slot": 1},
+         "target_value"),
+        ({"kind": "max_age", "hours": 1e308}, "hours"),
+        ({"kind": "freshness", "hours": float("inf")}, "hours"),
         ({"kind": "block", "target_field": "section", "target_value": "Sport",
           "valid_from": datetime(2026, 2, 1, tzinfo=UTC),
           "valid_until": datetime(2026, 1, 1, tzinfo=UTC)}, "valid_until"),
@@ -100,3 +108,22 @@ def test_invalid_rules_are_refused_with_a_field_message(
     with pytest.raises(ValidationError) as exc_info:
         rule(**fields).clean()
     assert bad_field in exc_info.value.message_dict
+
+
+def test_a_stored_rule_that_cannot_be_applied_is_skipped_not_raised() -> None:
+    # saved before today's validation (or past it): the rest of the set still applies
+    rules = rules_compile(
+        version=3,
+        rules=[
+            rule(pk=1, kind="block", target_field="article", target_value="²"),
+            rule(pk=2, kind="pin", target_field="article", target_value=str(10**30), slot=1),
+            rule(pk=3, kind="max_age", hours=1e308),
+            rule(pk=4, kind="boost", target_field="article", target_value="²", factor=2.0),
+            rule(pk=5, kind="block", target_field="section", target_value="Opinion"),
+        ],
+    )
+    assert rules.filters.blocked_articles == frozenset()
+    assert rules.pins == ()
+    assert rules.boosts == ()
+    assert rules.filters.max_age_hours is None
+    assert rules.filters.blocked_sections == {"Opinion"}
