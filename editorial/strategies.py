@@ -148,7 +148,7 @@ class MaxAgeStrategy(RuleStrategy):
     def validate(self, rule: Rule) -> dict[str, str]:
         errors: dict[str, str] = {}
         if not _hours(rule.hours):
-            errors["hours"] = "Give the hours: more than 0, at most 876,000 (a century)."
+            errors["hours"] = "Give the maximum age in hours: more than 0, at most 876,000."
         if rule.target_value and rule.target_field != "section":
             errors["target_field"] = "A maximum age applies to everything or to one section."
         return errors
