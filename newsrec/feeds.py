@@ -384,11 +384,9 @@ def reader_states(
     """
     if not reader_ids:
         return []
-    if now is None:
+    since = (now or timezone.now()) - timedelta(days=history_days)
+    if now is None:  # events may be stamped a little ahead of the server's clock
         now = timezone.now() + timedelta(seconds=int(newsrec_settings.EVENTS_MAX_FUTURE_SECONDS))
-        since = timezone.now() - timedelta(days=history_days)
-    else:
-        since = now - timedelta(days=history_days)
     sql = _READER_STATES.format(
         reader=Reader._meta.db_table,
         profile=ReaderProfile._meta.db_table,
@@ -406,7 +404,6 @@ def reader_states(
             continue
         _, enabled, has_profile, vector, sections, tags, authors, habits, *events = row
         articles, kinds, dwells, depths, allowed = events
-        personal = enabled and has_profile
         states.append(
             reader_state_build(
                 reader_id,
@@ -418,13 +415,13 @@ def reader_states(
                     allowed or (),
                     strict=True,
                 ),
-                personalisation_enabled=enabled,
-                interest=_vector_of(vector) if personal and vector is not None else None,
-                section_affinity=dict(_json_value(sections)) if personal else {},
-                tag_affinity=dict(_json_value(tags)) if personal else {},
-                author_affinity=dict(_json_value(authors)) if personal else {},
-                context_habits=_habits(_json_value(habits)) if personal else {},
+                personalisation_enabled=enabled,  # with profiled, gates everything personal
                 profiled=bool(has_profile),
+                interest=_vector_of(vector) if vector is not None else None,
+                section_affinity=_json_value(sections),
+                tag_affinity=_json_value(tags),
+                author_affinity=_json_value(authors),
+                context_habits=_habits(_json_value(habits)),
             )
         )
     return states
@@ -607,17 +604,12 @@ def _rank_split(
     hand: set[int],
 ) -> list[FeedResult]:
     """Feeds of ``states`` in their order, readers in ``hand`` ranked by the hand weights."""
-    mine = [s for s in states if s.reader_id in hand]
-    rest = [s for s in states if s.reader_id not in hand]
-    built = dict(
-        zip(
-            [id(s) for s in mine + rest],
-            Ranker().rank_many(pool, mine, context, rules, n)
-            + ranker.rank_many(pool, rest, context, rules, n),
-            strict=True,
-        )
-    )
-    return [built[id(s)] for s in states]
+    on_hand = [s.reader_id in hand for s in states]
+    hand_states = [s for s in states if s.reader_id in hand]
+    model_states = [s for s in states if s.reader_id not in hand]
+    by_hand = iter(Ranker().rank_many(pool, hand_states, context, rules, n))
+    by_model = iter(ranker.rank_many(pool, model_states, context, rules, n))
+    return [next(by_hand) if h else next(by_model) for h in on_hand]
 
 
 @contextlib.contextmanager

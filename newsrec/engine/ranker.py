@@ -27,6 +27,7 @@ from newsrec.engine.signals import (
     feature_matrix,
     learned_base,
     pool_signals,
+    prescore,
     section_affinity,
     signal_reasons,
 )
@@ -182,7 +183,6 @@ class Ranker:
     ) -> Prepared:
         """Steps 1-3 for the whole pool, which do not depend on the reader."""
         boosts = boost_multiplier(pool, rules.boosts, context)
-        decay = freshness_decay(pool, rules.freshness, context)
         return Prepared(
             pool=pool,
             context=context,
@@ -190,11 +190,11 @@ class Ranker:
             live=live_mask(pool, context),
             allowed=allowed_mask(pool, rules.filters, context),
             boosts=boosts,
-            decay=decay,
+            decay=freshness_decay(pool, rules.freshness, context),
             popularity=popularity(pool),
             sources=[source.prepare(pool, context) for source in self.sources],
             signals=(
-                pool_signals(pool, context.now, decay, boosts)
+                pool_signals(pool, context.now, boosts)
                 if signals or self.model is not None
                 else None
             ),
@@ -243,7 +243,8 @@ class Ranker:
         scores, features = self.score(
             query, prepared, safe, source_scores.astype(np.float32), keep=len(safe)
         )
-        features = self.signals(query, prepared, safe, features)
+        if self.model is None:  # with a model, score() has added every signal already
+            features = self.signals(query, prepared, safe, features)
         ok = known & eligible[safe]
         scores = np.where(ok, scores, -np.inf)
         return CandidateScores(
@@ -364,8 +365,8 @@ class Ranker:
         are inputs the model weighs; boosts and buries multiply its score exactly as they
         multiply the hand-weighted one, and every later rule (filters, pins, caps) is unchanged.
 
-        A model with a ``prescore`` (a linear fit to its own scores) is a cascade: the model
-        scores the ``model_shortlist`` rows that ``prescore`` ranks best, plus the last ``keep``
+        A model with a linear fit to its own scores (``prefilter``) is a cascade: the model
+        scores the ``model_shortlist`` rows that the fit ranks best, plus the last ``keep``
         rows (the pinned ones); the rest keep the floor score, below every scored row. Only the
         best ``Diversity.candidates`` rows are ever placed, so a shortlist a few times longer
         loses nothing the model would place, at a fraction of the model's cost.
@@ -383,10 +384,10 @@ class Ranker:
         features = self.signals(query, prepared, rows, features)
         matrix = feature_matrix(features, self.model.feature_names)
         base = np.full(len(rows), np.float32(self.weights.floor))
-        prescore = getattr(self.model, "prescore", None)
         head = len(rows) - keep
-        if prescore is not None and head > self.model_shortlist:
-            top = np.argpartition(-prescore(matrix[:head]), self.model_shortlist - 1)
+        first = prescore(self.model, matrix[:head]) if head > self.model_shortlist else None
+        if first is not None:
+            top = np.argpartition(-first, self.model_shortlist - 1)
             chosen = np.concatenate([top[: self.model_shortlist], np.arange(head, len(rows))])
             base[chosen] += learned_base(self.model, matrix[chosen])
         else:
@@ -408,7 +409,7 @@ class Ranker:
         pool, reader, sims = query.pool, query.reader, query.sims
         pooled = prepared.signals
         if pooled is None:
-            pooled = pool_signals(pool, prepared.context.now, prepared.decay, prepared.boosts)
+            pooled = pool_signals(pool, prepared.context.now, prepared.boosts)
         n = len(rows)
         profile = np.zeros(n, np.float32)
         seed_max = np.zeros(n, np.float32)

@@ -59,7 +59,9 @@ CTR_PRIOR = 0.1  # the prior click-through rate when the pool has no impressions
 
 
 class RankingModel(Protocol):
-    """What the ranker needs of a learned model."""
+    """What the ranker needs of a learned model. A model may also carry ``prefilter``: linear
+    weights over ``feature_names`` then an intercept, fitted to its own scores (see
+    :func:`prescore`); without one, every candidate is scored by ``predict``."""
 
     @property
     def feature_names(self) -> Sequence[str]: ...
@@ -77,15 +79,11 @@ def smoothed_ctr(clicks: np.ndarray, impressions: np.ndarray) -> tuple[np.ndarra
     return ctr.astype(np.float32), prior
 
 
-def pool_signals(
-    pool: Pool, now: float, decay: np.ndarray, boosts: np.ndarray
-) -> dict[str, np.ndarray]:
-    """The reader-independent signals of every pool row (computed once per batch)."""
+def pool_signals(pool: Pool, now: float, boosts: np.ndarray) -> dict[str, np.ndarray]:
+    """The reader-independent signals of every pool row (computed once per batch) beyond the
+    hand formula's features ("popularity", "decay"), which the ranker adds itself."""
     ctr, prior = smoothed_ctr(pool.clicks, pool.impressions)
-    trending = np.log1p(np.maximum(pool.trending, 0.0))
-    top = float(trending.max()) if len(pool) else 0.0
     return {
-        "popularity": (trending / top if top > 0 else np.zeros(len(pool))).astype(np.float32),
         "ctr": ctr,
         "section_ctr": label_ctr(pool, pool.sections, prior),
         "tag_ctr": label_ctr(pool, pool.tags, prior),
@@ -94,7 +92,6 @@ def pool_signals(
         "impressions": np.log1p(np.maximum(pool.impressions, 0.0)).astype(np.float32),
         "clicks_long": np.log1p(np.maximum(pool.clicks_long, 0.0)).astype(np.float32),
         "age_days": (age_hours(pool, Context(now=now)) / 24.0).astype(np.float32),
-        "decay": decay.astype(np.float32),
         "editor_pick": pool.editor_pick.astype(np.float32),
         "boost": np.log(np.maximum(boosts, 1e-6)).astype(np.float32),
     }
@@ -116,19 +113,16 @@ def label_ctr(pool: Pool, labels: Labels, prior: float) -> np.ndarray:
 def covisit_scores(pool: Pool, reader: ReaderState, rows: np.ndarray) -> np.ndarray:
     """Sum over the reader's recent reads of the co-visitation weight towards each row,
     each seed's neighbours scaled to its strongest one."""
-    out = np.zeros(len(rows), np.float32)
     if not reader.personal or not pool.covisits or not reader.seeds or not len(rows):
-        return out
+        return np.zeros(len(rows), np.float32)
     total = np.zeros(len(pool), np.float32)
-    found = False
     for seed in reader.seeds:
         neighbours = pool.covisits.get(seed.article_id)
         if neighbours is None or seed.weight <= 0:
             continue
         neighbour_rows, weights = neighbours
         np.add.at(total, neighbour_rows, weights / max(float(weights.max()), 1e-9))
-        found = True
-    return total[rows] if found else out
+    return total[rows]
 
 
 def section_affinity(pool: Pool, reader: ReaderState, rows: np.ndarray) -> np.ndarray:
@@ -161,14 +155,27 @@ SIGNAL_REASONS: dict[str, str] = {
 }
 
 
+def linear_fit(model: RankingModel) -> np.ndarray | None:
+    """The model's ``prefilter`` (weights, then the intercept), or None when it has none."""
+    weights = getattr(model, "prefilter", None)
+    return None if weights is None else np.asarray(weights, np.float64)
+
+
+def prescore(model: RankingModel, matrix: np.ndarray) -> np.ndarray | None:
+    """The model's linear fit applied to a :func:`feature_matrix`: the cascade's cheap first
+    stage (see ``Ranker.score``); None when the model has no fit."""
+    weights = linear_fit(model)
+    return None if weights is None else matrix @ weights[:-1] + weights[-1]
+
+
 def signal_reasons(model: RankingModel, matrix: np.ndarray) -> list[str | None]:
     """Per row of ``matrix`` (a reader's placed articles): the reason of the signal that lifts
     it most above the others, by the model's linear fit (``prefilter``, weight x deviation
     from the rows' mean); None without a fit or when no explained signal lifts it."""
-    weights = getattr(model, "prefilter", None)
+    weights = linear_fit(model)
     if weights is None or not len(matrix):
         return [None] * len(matrix)
-    contributions = (matrix - matrix.mean(axis=0)) * np.asarray(weights[:-1])
+    contributions = (matrix - matrix.mean(axis=0)) * weights[:-1]
     names = list(model.feature_names)
     explained = np.asarray([name in SIGNAL_REASONS for name in names])
     contributions[:, ~explained] = -np.inf

@@ -31,7 +31,7 @@ from newsrec.engine.rules import Rules
 from newsrec.engine.signals import SIGNALS, smoothed_ctr
 from newsrec.engine.types import Context, ReaderState
 from newsrec.ingest import ArticleData
-from newsrec.learning.metrics import RankingReport, list_figures
+from newsrec.learning.metrics import list_figures, ranking_figures
 from newsrec.learning.model import (
     DEFAULT_ROUNDS,
     LightGBMRanker,
@@ -67,7 +67,6 @@ class Scored:
     """Per impression: labels and every method's scores, plus the signals for training."""
 
     labels: list[np.ndarray] = field(default_factory=list)
-    users: list[str] = field(default_factory=list)
     methods: dict[str, list[np.ndarray]] = field(default_factory=lambda: defaultdict(list))
     training: TrainingSet = field(default_factory=TrainingSet)
 
@@ -108,7 +107,6 @@ def score_log(
             known = rows >= 0
             safe = np.where(known, rows, 0)
             out.labels.append(labels)
-            out.users.append(imp.user)
             out.methods["random"].append(rng.random(len(labels)))
             out.methods["popularity"].append(np.where(known, pool.clicks[safe], 0.0))
             out.methods["ctr"].append(np.where(known, ctr[safe], 0.0))
@@ -123,10 +121,7 @@ def score_log(
 
 
 def metrics_of(scored: Scored, method: str) -> dict[str, Any]:
-    report = RankingReport()
-    for scores, labels in zip(scored.methods[method], scored.labels, strict=True):
-        report.add(scores, labels)
-    return {**report.means(), "impressions": report.impressions}
+    return ranking_figures(scored.methods[method], scored.labels)
 
 
 def list_quality(

@@ -93,6 +93,16 @@ class RankingReport:
         return {key: round(self.sums[key] / n, 4) for key in RANKING_METRICS}
 
 
+def ranking_figures(
+    scores: Iterable[Sequence[float] | np.ndarray], labels: Iterable[Sequence[float] | np.ndarray]
+) -> dict[str, float]:
+    """Mean AUC, MRR, nDCG@5/10 over impressions, and how many impressions counted."""
+    report = RankingReport()
+    for s, y in zip(scores, labels, strict=True):
+        report.add(s, y)
+    return {**report.means(), "impressions": report.impressions}
+
+
 def intra_list_diversity(embeddings: np.ndarray) -> float:
     """Mean pairwise cosine distance (1 - cosine) within one list of unit vectors."""
     n = len(embeddings)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from newsrec.engine.signals import SIGNALS, feature_matrix
-from newsrec.learning.metrics import RANKING_METRICS, RankingReport
+from newsrec.learning.metrics import ranking_figures
 
 # Tuned on NeMig DE val (out-of-fold, see docs/learning.md): 7 leaves x 100 trees scored as
 # well as 15 x 150 there (AUC .583 vs .581) at about half the serving cost per row.
@@ -88,6 +88,10 @@ class TrainingSet:
         """One group's signals by name."""
         return {name: parts[group] for name, parts in self.features.items()}
 
+    def groups(self) -> Iterator[dict[str, np.ndarray]]:
+        """Every group's signals by name, in order."""
+        return (self.columns(g) for g in range(len(self)))
+
     def matrix(self, names: Sequence[str]) -> np.ndarray:
         columns = {
             name: np.concatenate(self.features[name]) for name in names if self.features.get(name)
@@ -110,11 +114,8 @@ class TrainingSet:
         return self.subset(first), self.subset(second)
 
     def evaluate(self, score: Any) -> dict[str, float]:
-        """Mean ranking metrics of ``score(matrix_of_group) -> scores`` over the groups."""
-        report = RankingReport()
-        for g in range(len(self)):
-            report.add(score(self.columns(g)), self.labels[g])
-        return report.means()
+        """Mean ranking metrics of ``score(columns of one group) -> scores`` over the groups."""
+        return ranking_figures(map(score, self.groups()), self.labels)
 
 
 @dataclass
@@ -129,11 +130,6 @@ class LightGBMRanker:
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(matrix, num_threads=1), np.float64)
-
-    def prescore(self, matrix: np.ndarray) -> np.ndarray:
-        if self.prefilter is None:
-            return np.zeros(len(matrix))
-        return matrix @ self.prefilter[:-1] + self.prefilter[-1]
 
     def score(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         return self.predict(feature_matrix(columns, self.feature_names))
@@ -177,9 +173,9 @@ def fit(
 
     names = tuple(feature_names)
     settings = {**DEFAULT_PARAMS, **(params or {})}
+    matrix = train.matrix(names)
     data = lightgbm.Dataset(
-        train.matrix(names), train.label_vector(), group=train.group_sizes(),
-        feature_name=list(names), free_raw_data=True,
+        matrix, train.label_vector(), group=train.group_sizes(), feature_name=list(names),
     )  # fmt: skip
     callbacks: list[Any] = []
     valid_sets = []
@@ -198,7 +194,6 @@ def fit(
     kept = booster.best_iteration if valid_sets and booster.best_iteration > 0 else rounds
     if valid_sets:
         booster = lightgbm.Booster(model_str=booster.model_to_string(num_iteration=kept))
-    matrix = train.matrix(names)
     scores = np.asarray(booster.predict(matrix), np.float64)
     return LightGBMRanker(names, booster, distil(matrix, scores)), int(kept)
 
@@ -243,10 +238,7 @@ def cross_fit(
         model, _ = fit(inside, feature_names=feature_names, params=params, rounds=rounds)
         for g in outside:
             scores[g] = model.score(data.columns(g))
-    report = RankingReport()
-    for g in range(len(data)):
-        report.add(scores[g], data.labels[g])
-    return scores, report.means()
+    return scores, ranking_figures(scores, data.labels)
 
 
 def better(candidate: Mapping[str, float], incumbent: Mapping[str, float]) -> bool:
@@ -259,4 +251,4 @@ def better(candidate: Mapping[str, float], incumbent: Mapping[str, float]) -> bo
     return a > b and candidate.get("ndcg10", 0.0) >= incumbent.get("ndcg10", 0.0)
 
 
-__all__ = ["RANKING_METRICS", "LightGBMRanker", "TrainingSet", "cross_fit", "fit"]
+__all__ = ["LightGBMRanker", "TrainingSet", "cross_fit", "fit"]

@@ -36,7 +36,7 @@ from newsrec.engine.ranker import Ranker
 from newsrec.engine.rules import Rules
 from newsrec.engine.types import Context, ReaderState
 from newsrec.feeds import pool_load, reader_state_build
-from newsrec.learning.metrics import RankingReport
+from newsrec.learning.metrics import ranking_figures
 from newsrec.learning.model import DEFAULT_PARAMS, LightGBMRanker, TrainingSet, better, fit
 from newsrec.models import (
     Event,
@@ -202,13 +202,6 @@ def rows_of(
     return out
 
 
-def _report(scores: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> dict[str, float]:
-    report = RankingReport()
-    for s, y in zip(scores, labels, strict=True):
-        report.add(s, y)
-    return {**report.means(), "impressions": report.impressions}
-
-
 def active_version() -> RankerModel | None:
     return RankerModel.objects.filter(status=RankerModelStatus.ACTIVE).first()
 
@@ -252,18 +245,15 @@ def train(
     model, _ = fit(train_rows.data, rounds=max(rounds, 10))
     labels = valid_rows.data.labels
     metrics = {
-        "model": _report([model.score(valid_rows.data.columns(g)) for g in range(len(labels))],
-                         labels),
-        "hand": _report(valid_rows.hand, labels),
-    }  # fmt: skip
+        "model": ranking_figures(map(model.score, valid_rows.data.groups()), labels),
+        "hand": ranking_figures(valid_rows.hand, labels),
+    }
     incumbent = active_version()
     if incumbent is not None and incumbent.model_text:
         old = LightGBMRanker.from_text(
             incumbent.model_text, incumbent.feature_names, incumbent.prefilter
         )
-        metrics["incumbent"] = _report(
-            [old.score(valid_rows.data.columns(g)) for g in range(len(labels))], labels
-        )
+        metrics["incumbent"] = ranking_figures(map(old.score, valid_rows.data.groups()), labels)
     version.feature_names = list(model.feature_names)
     version.model_text = model.to_text()
     version.prefilter = model.prefilter_list()
