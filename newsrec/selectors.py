@@ -14,7 +14,7 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from newsrec.conf import newsrec_settings
-from newsrec.engine.rules import Filters
+from newsrec.engine.rules import Filters, Rules
 from newsrec.models import Article, ArticleStatus, Event, EventKind, Reader
 
 
@@ -68,9 +68,13 @@ def articles_allowed(
 
 def site_filters() -> Filters:
     """The hard filters of the live site-wide rule set (memoised by the compiler)."""
+    return _site_rules().filters
+
+
+def _site_rules() -> Rules:
     from editorial.compiler import live_rules_cached
 
-    return live_rules_cached().filters
+    return live_rules_cached()
 
 
 def article_related(*, article: Article, limit: int | None = None) -> list[Article]:
@@ -248,10 +252,13 @@ def articles_trending(
 SECTION_SPARE = 5  # memoised extra articles per section, for readers who hid some
 
 
-def _section_newest(*, keep: int, scan: int, skip: set[int]) -> dict[str, list[Article]]:
-    """The newest ``keep`` live articles per section among the newest ``scan``, minus ``skip``."""
+def _section_newest(
+    *, keep: int, scan: int, skip: set[int], filters: Filters | None = None
+) -> dict[str, list[Article]]:
+    """The newest ``keep`` live articles per section among the newest ``scan``, minus ``skip``
+    and minus what the editors' hard filters remove (a blocked section has no block)."""
     newest = (
-        Article.objects.published()
+        articles_allowed(Article.objects.published(), filters or Filters())
         .exclude(section="")
         .only(*CARD_FIELDS)
         .order_by("-published_at", "-id")[:scan]
@@ -279,20 +286,20 @@ def section_latest(
     from newsrec.feeds import withdrawn_ids
 
     keep = per_section + SECTION_SPARE
+    rules = _site_rules()
 
     def newest() -> dict[str, tuple[Article, ...]]:
-        return {
-            name: tuple(block)
-            for name, block in _section_newest(keep=keep, scan=scan, skip=set()).items()
-        }
+        blocks = _section_newest(keep=keep, scan=scan, skip=set(), filters=rules.filters)
+        return {name: tuple(block) for name, block in blocks.items()}
 
     skip = set(exclude)
     gone, now = withdrawn_ids(), timezone.now()
     blocks: dict[str, list[Article]] = {}
-    for name, candidates in _shared_read(("section_latest", keep, scan), newest).items():
+    key = ("section_latest", keep, scan, rules.version)
+    for name, candidates in _shared_read(key, newest).items():
         block = [a for a in candidates if a.pk not in skip and _still_live(a, gone, now)]
         if len(block) < per_section and len(candidates) == keep:  # there may be more
-            return _section_newest(keep=per_section, scan=scan, skip=skip)
+            return _section_newest(keep=per_section, scan=scan, skip=skip, filters=rules.filters)
         if block:
             blocks[name] = block[:per_section]
     return blocks

@@ -122,7 +122,9 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ]
     shown = {article.pk, *hidden, *(a.pk for a in related)}
     more = list(
-        selectors.article_list(section=article.section).exclude(pk__in=shown)[:SIDE_LIST_SIZE]
+        selectors.articles_allowed(
+            selectors.article_list(section=article.section), selectors.site_filters()
+        ).exclude(pk__in=shown)[:SIDE_LIST_SIZE]
         if article.section
         else []
     )

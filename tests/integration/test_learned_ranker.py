@@ -213,3 +213,42 @@ def test_state_at_a_moment_sees_no_later_event() -> None:
     assert stored.read_ids == {a.pk}
     [today] = feeds.reader_states(reader_ids=[reader.pk])
     assert today.read_ids == {a.pk, b.pk}
+
+
+@override_settings(NEWSREC=SETTINGS)
+def test_with_a_learned_ranker_the_feed_api_and_pages_keep_the_live_rules() -> None:
+    from editorial.compiler import live_rules_memo_clear
+    from editorial.models import Rule, RuleSet, RulesState
+    from tests.integration.test_api_feeds import _token_client
+
+    logged_site(seed=11)
+    assert training.train().status == RankerModelStatus.ACTIVE
+    pinned = Article.objects.filter(section="Science").order_by("pk").first()
+    assert pinned is not None
+    rule_set = RuleSet.objects.create(name="Live", status="published", is_live=True)
+    Rule.objects.create(rule_set=rule_set, kind="block", target_field="section",
+                        target_value="Politics")  # fmt: skip
+    Rule.objects.create(rule_set=rule_set, kind="pin", target_field="article",
+                        target_value=str(pinned.pk), slot=1)  # fmt: skip
+    RulesState.bump()
+    client, reader = _token_client("learned-reader")
+    feeds.pool_cache_clear()
+    feeds.feeds_rebuild(reader_ids=[reader.pk], include_default=True)
+
+    body = client.get("/api/v1/feeds/me/?limit=20").json()
+    items = body["items"]
+    assert items[0]["article_id"] == pinned.pk
+    assert not {i["section"] for i in items} & {"Politics"}
+    home = Client().get("/").content.decode()
+    assert "Politics" not in home.split("<main", 1)[-1]  # "Latest in ..." blocks too (#12.15)
+    sport = Article.objects.filter(section="Sport").order_by("-published_at").first()
+    assert sport is not None
+    Rule.objects.create(rule_set=rule_set, kind="block", target_field="article",
+                        target_value=str(sport.pk))  # fmt: skip
+    RulesState.bump()
+    live_rules_memo_clear()  # what the commit does (tests run inside one transaction)
+    other = Article.objects.filter(section="Sport").exclude(pk=sport.pk).first()
+    assert other is not None
+    page = Client().get(f"/articles/{other.pk}/").content.decode()
+    more = page.split('id="more-heading"', 1)[-1]
+    assert f'data-newsrec-article="{sport.pk}"' not in more  # "More from Sport" (#12.15)

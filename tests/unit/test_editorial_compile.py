@@ -127,3 +127,42 @@ def test_a_stored_rule_that_cannot_be_applied_is_skipped_not_raised() -> None:
     assert rules.boosts == ()
     assert rules.filters.max_age_hours is None
     assert rules.filters.blocked_sections == {"Opinion"}
+
+
+def test_without_diversity_rules_the_site_default_applies() -> None:
+    rules = rules_compile(version=1, rules=[])
+    assert rules.diversity.mmr_lambda == 0.8
+    [cap] = rules.diversity.caps
+    assert (cap.field, cap.max_per_value, cap.top_k, cap.values) == ("section", 3, 10, frozenset())
+
+
+def test_the_editors_diversity_rules_replace_the_default() -> None:
+    rules = rules_compile(
+        version=1,
+        rules=[
+            rule(pk=1, kind="cap", target_field="section", max_per_value=2, top_k=5),
+            rule(pk=2, kind="mmr", mmr_lambda=1.0),
+        ],
+    )
+    assert rules.diversity.mmr_lambda == 1.0
+    assert [(c.max_per_value, c.top_k) for c in rules.diversity.caps] == [(2, 5)]
+
+
+def test_a_cap_on_one_section_keeps_the_default_for_the_others() -> None:
+    rules = rules_compile(
+        version=1,
+        rules=[
+            rule(
+                pk=1,
+                kind="cap",
+                target_field="section",
+                target_value="Sport",
+                max_per_value=1,
+                top_k=10,
+            )
+        ],
+    )
+    assert sorted((c.values, c.max_per_value) for c in rules.diversity.caps) == [
+        (frozenset(), 3),
+        (frozenset({"Sport"}), 1),
+    ]
