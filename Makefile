@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format schema bench install manage
+.PHONY: demo test lint format schema bench install manage stop
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: $(STAMP)  ## run the whole test suite on the same local stack
 
 manage: $(STAMP)  ## a manage.py command on the demo stack: make manage ARGS="newsrec_train"
 	$(BIN)/python -m config.devstack manage $(ARGS)
+
+stop: $(STAMP)  ## stop the embedded PostgreSQL (and Redis) that `python -m config.devstack env` left running
+	$(BIN)/python -m config.devstack stop
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

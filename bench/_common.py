@@ -66,7 +66,7 @@ def setup(*, database: str, threads: int, eager: bool, queue: str | None = None)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     stack = Stack()
-    # devstack reports on stdout; keep stdout for the JSON figures.
+    # Whatever starting the stack prints goes to stderr; stdout keeps the JSON figures.
     with contextlib.redirect_stdout(sys.stderr):
         try:
             url = bench_database_url(stack, database)

