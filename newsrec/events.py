@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from newsrec.conf import newsrec_settings
-from newsrec.ingest import text_problem
+from newsrec.ingest import echo_safe, text_problem
 from newsrec.models import Article, DeviceClass, Event, EventKind, Reader, ReferrerType
 
 MAX_EVENT_BYTES = 4_096  # one event's JSON; real events are a few hundred bytes
@@ -163,11 +163,7 @@ def validate_event(raw: Any, *, now: datetime, default_device: str = "") -> Even
         raise EventRejected({"event": "must be a JSON object"})
     errors: dict[str, str] = {}
     # Echoed back in the response, so lone surrogates are escaped to keep it valid UTF-8.
-    unknown = sorted(
-        str(k)[:40].encode("utf-8", "backslashreplace").decode("utf-8")
-        for k in raw
-        if k not in _FIELDS
-    )
+    unknown = sorted(echo_safe(str(k)[:40]) for k in raw if k not in _FIELDS)
     if unknown:
         errors["event"] = f"unknown field(s): {', '.join(unknown)}"
     event_id = _text(raw, "event_id", 64, errors)

@@ -91,6 +91,11 @@ def text_problem(value: str) -> str:
     return ""
 
 
+def echo_safe(value: str) -> str:
+    """``value`` fit to echo in a message: lone surrogates become backslash escapes."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _clean_text(
     name: str, value: Any, *, limit: int, required: bool, errors: dict[str, str]
 ) -> str:
@@ -175,8 +180,9 @@ def _clean_list(
         if not isinstance(item, str):
             errors[name] = "must be a list of strings"
             return ()
-        if "\x00" in item:
-            errors[name] = "contains a NUL byte"
+        problem = text_problem(item)
+        if problem:
+            errors[name] = problem
             return ()
         item = item.strip()
         if len(item) > max_len:
@@ -296,7 +302,8 @@ def validate_rows(
             data = validate_article(raw)
         except ArticleRejected as exc:
             ext = raw.get("external_id") if isinstance(raw, Mapping) else None
-            rejected.append(RowRejection(start + offset, str(ext or "")[:255], exc.reasons))
+            ident = echo_safe(str(ext or "")[:255])
+            rejected.append(RowRejection(start + offset, ident, exc.reasons))
             continue
         valid.pop(data.external_id, None)
         valid[data.external_id] = data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
@@ -55,6 +57,27 @@ def test_all_rows_rejected_is_a_400_with_reasons(writer: APIClient) -> None:
     response = writer.post(URL, [{"title": "no id"}], format="json")
     assert response.status_code == 400
     assert response.json()["rejected"][0]["reasons"]["external_id"] == "is required"
+
+
+def test_lone_surrogates_reject_their_row_and_the_rest_is_stored(writer: APIClient) -> None:
+    rows = [
+        {"external_id": "s1", "title": "Valid one"},
+        {"external_id": "s2", "title": "Bad tag", "tags": ["ok", "x\ud800"]},
+        {"external_id": "s3", "title": "Bad author", "authors": ["\udfff"]},
+        {"external_id": "s4-\ud800", "title": "Bad id"},
+        {"external_id": "s5", "title": "Valid two"},
+    ]
+    # json.dumps escapes the surrogates as \ud800: the body itself is valid UTF-8.
+    response = writer.generic("POST", URL, json.dumps(rows), content_type="application/json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["created"] == 2
+    reasons = {r["index"]: r for r in body["rejected"]}
+    assert "surrogate" in reasons[1]["reasons"]["tags"]
+    assert "surrogate" in reasons[2]["reasons"]["authors"]
+    assert reasons[3]["external_id"] == "s4-\\ud800"  # escaped, so the answer stays UTF-8
+    assert "surrogate" in reasons[3]["reasons"]["external_id"]
+    assert set(Article.objects.values_list("external_id", flat=True)) == {"s1", "s5"}
 
 
 @pytest.mark.parametrize(

@@ -116,6 +116,23 @@ def test_bad_rows_are_reported_with_reasons_and_good_rows_stored(
     assert not Article.objects.filter(external_id=no_title_id).exists()
 
 
+def test_lone_surrogates_reject_their_line_and_the_rest_is_stored(tmp_path: Path, run: Run) -> None:
+    rows = [
+        {"external_id": "j1", "title": "Valid one"},
+        {"external_id": "j2", "title": "Bad tag", "tags": ["x\ud800"]},
+        {"external_id": "j3-\udc00", "title": "Bad id", "authors": ["\ud800"]},
+        {"external_id": "j4", "title": "Valid two"},
+    ]
+    path = tmp_path / "surrogates.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")  # \uXXXX escapes
+    out = run(str(path))
+    assert "4 row(s) read; 2 created, 0 updated, 0 unchanged, 2 rejected." in out
+    assert "  line 2 [j2]: tags: contains invalid Unicode (lone surrogate)" in out
+    assert "  line 3 [j3-\\udc00]: external_id: contains invalid Unicode" in out
+    out.encode("utf-8")  # what is printed can be written to a UTF-8 terminal
+    assert set(Article.objects.values_list("external_id", flat=True)) == {"j1", "j4"}
+
+
 def test_rejected_listing_is_capped(tmp_path: Path, run: Run) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(json.dumps({"external_id": f"x-{i}"}) for i in range(30)))

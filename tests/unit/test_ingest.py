@@ -57,6 +57,9 @@ def test_plain_date_and_naive_datetime_become_utc() -> None:
         ({"url": "javascript:alert(1)"}, "url", "valid http(s) URL"),
         ({"url": "not a url"}, "url", "valid http(s) URL"),
         ({"tags": [1, 2]}, "tags", "list of strings"),
+        ({"tags": ["ok", "lone \ud800"]}, "tags", "surrogate"),
+        ({"authors": ["Ada \udfff Byrne"]}, "authors", "surrogate"),
+        ({"authors": "Ada, \ud800"}, "authors", "surrogate"),
         ({"tags": {"a": 1}}, "tags", "list of strings"),
         ({"title": 42}, "title", "must be a string"),
     ],
@@ -78,6 +81,14 @@ def test_batch_keeps_valid_rows_and_reports_the_others() -> None:
     valid, rejected = validate_rows(rows)  # type: ignore[arg-type]
     assert [d.external_id for d in valid] == ["a-1", "a-2"]
     assert [(r.index, list(r.reasons)) for r in rejected] == [(1, ["external_id"]), (2, ["row"])]
+
+
+def test_rejected_external_ids_are_echoed_as_valid_utf8() -> None:
+    rows = [{**VALID, "external_id": "a-\ud800"}, {**VALID, "external_id": "a-2"}]
+    valid, rejected = validate_rows(rows)
+    assert [d.external_id for d in valid] == ["a-2"]
+    assert rejected[0].external_id == "a-\\ud800"
+    assert "surrogate" in rejected[0].reasons["external_id"]
 
 
 def test_content_hash_changes_with_any_field_and_embedding_text_only_with_its_fields() -> None:

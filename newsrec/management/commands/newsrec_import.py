@@ -22,7 +22,7 @@ from newsrec.importers import (
 )
 from newsrec.importers.base import parse_problem_reasons
 from newsrec.importers.mind import read_publication_dates
-from newsrec.ingest import RowRejection, UpsertReport
+from newsrec.ingest import RowRejection, UpsertReport, echo_safe
 
 
 class _ProgressStream:
@@ -158,7 +158,7 @@ class Command(BaseCommand):
         for rejection in report.rejected:
             rejection.index = good[rejection.index].number
         report.rejected.extend(
-            RowRejection(row.number, str(row.article.get("external_id") or "")[:255],
+            RowRejection(row.number, echo_safe(str(row.article.get("external_id") or "")[:255]),
                          parse_problem_reasons(row))
             for row in batch if row.problems
         )  # fmt: skip
