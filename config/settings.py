@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "newsrec.middleware.DatabaseUnavailableMiddleware",  # 503 + Retry-After while the DB is down
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -94,6 +95,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# An unreachable database fails in seconds (a 503), not after the system's TCP timeout.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
+)
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
     "TEST_DATABASE_NAME", "test_newsrec"
 )

@@ -84,6 +84,8 @@ DEFAULTS: dict[str, Any] = {
     # in the top SECTION_CAP_TOP unless a rule caps sections. The cap gives way rather than
     # leave a slot empty. None turns the default off.
     "DEFAULT_DIVERSITY": {"MMR_LAMBDA": 0.8, "SECTION_CAP": 3, "SECTION_CAP_TOP": 10},
+    # Seconds a client is told to wait (Retry-After) when the database is unreachable (503).
+    "UNAVAILABLE_RETRY_AFTER": 30,
 }
 
 IMPORT_STRINGS = {"EMBEDDER", "ADAPTER"}
