@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from newsrec.conf import newsrec_settings
-from newsrec.ingest import echo_safe, text_problem
+from newsrec.ingest import datetime_problem, echo_safe, text_problem
 from newsrec.models import Article, DeviceClass, Event, EventKind, Reader, ReferrerType
 
 MAX_EVENT_BYTES = 4_096  # one event's JSON; real events are a few hundred bytes
@@ -148,6 +148,10 @@ def _occurred_at(raw: Mapping[str, Any], now: datetime, errors: dict[str, str]) 
         return now
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    problem = datetime_problem(parsed)
+    if problem:
+        errors["occurred_at"] = problem
+        return now
     future = int(newsrec_settings.EVENTS_MAX_FUTURE_SECONDS)
     max_age = float(newsrec_settings.EVENTS_MAX_AGE_DAYS)
     if parsed > now + timedelta(seconds=future):

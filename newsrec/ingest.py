@@ -152,17 +152,24 @@ def _clean_datetime(name: str, value: Any, errors: dict[str, str]) -> datetime |
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    offset = parsed.utcoffset()
-    # Python parses offsets up to ±23:59, PostgreSQL stores at most ±15:59; real ones are -12..+14.
-    if offset is not None and abs(offset) > timedelta(hours=14):
-        errors[name] = "has a time zone offset beyond ±14:00"
-        return None
-    try:
-        parsed.astimezone(UTC)  # year 1 at +01:00 is year 0 in UTC: unreadable once stored
-    except OverflowError:
-        errors[name] = "is out of range"
+    problem = datetime_problem(parsed)
+    if problem:
+        errors[name] = problem
         return None
     return parsed
+
+
+def datetime_problem(value: datetime) -> str:
+    """Why an aware datetime cannot be stored in PostgreSQL timestamptz ("" when it can)."""
+    offset = value.utcoffset()
+    # Python parses offsets up to ±23:59, PostgreSQL stores at most ±15:59; real ones are -12..+14.
+    if offset is not None and abs(offset) > timedelta(hours=14):
+        return "has a time zone offset beyond ±14:00"
+    try:
+        value.astimezone(UTC)  # year 1 at +01:00 is year 0 in UTC: unreadable once stored
+    except OverflowError:
+        return "is out of range"
+    return ""
 
 
 def _clean_list(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 import pytest
@@ -126,6 +127,27 @@ def test_time_window_for_late_and_future_events(
     when = (timezone.now() + offset).isoformat()
     body = APIClient().post(URL, [event(1, article, occurred_at=when)], format="json").json()
     assert body["accepted"] == int(ok)
+
+
+@pytest.mark.parametrize(
+    ("hours", "minutes", "ok"),
+    [(14, 0, True), (-12, 0, True), (16, 0, False), (23, 59, False), (-16, -30, False)],
+)
+def test_offsets_postgresql_cannot_store_reject_only_their_event(
+    article: Article, hours: int, minutes: int, ok: bool
+) -> None:
+    # Python reads offsets up to ±23:59; PostgreSQL refuses those beyond ±15:59.
+    zone = dt_timezone(timedelta(hours=hours, minutes=minutes))
+    when = timezone.now().astimezone(zone).isoformat()
+    response = APIClient().post(
+        URL, [event(1, article), event(2, article, occurred_at=when)], format="json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["results"][1]["status"] == ("accepted" if ok else "rejected")
+    if not ok:
+        assert "offset" in body["results"][1]["reasons"]["occurred_at"]
+    assert Event.objects.count() == 1 + ok
 
 
 def test_non_finite_dwell_never_500s(article: Article) -> None:
