@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 
 from editorial import selectors, services
 from editorial.audit import audit_actor
+from editorial.compiler import layers_over_standing
 from editorial.forms import PreviewForm, RuleForm, RuleInlineFormSet, RuleSetForm
 from editorial.models import (
     AuditEntry,
@@ -118,8 +119,11 @@ class RuleSetAdmin(AuditedAdmin):
                    "class or an experiment variant is applied there on top of the site-wide set: "
                    "its blocklists, boosts, caps and pins add to the site-wide ones, and its "
                    "freshness, max age and MMR settings replace them there."}),
-        ("Schedule", {"fields": ["starts_at", "ends_at"],
-                      "description": "Leave both empty to publish the set as the standing set."}),
+        ("Schedule", {"fields": ["starts_at", "ends_at", "replaces_standing"],
+                      "description": "Leave both empty to publish the set as the standing set. "
+                      "A set with an end is added on top of the standing set for its window "
+                      "(unless it replaces it); one without an end becomes the standing set "
+                      "when it starts."}),
     ]  # fmt: skip
     actions = ["copy_as_draft"]
     change_form_template = "admin/editorial/ruleset/change_form.html"
@@ -313,11 +317,13 @@ class RuleSetAdmin(AuditedAdmin):
             (sample.taken_at, sorted(sample.mix.items()))
             for sample in SectionMixSample.objects.order_by("-taken_at")[:12]
         ]
+        live_set = RuleSet.objects.live().site().first()
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Editors' dashboard",
-            "live_set": RuleSet.objects.live().site().first(),
+            "live_set": live_set,
+            "live_layers": live_set is not None and layers_over_standing(live_set),
             "standing_set": RuleSet.objects.standing().site().first(),
             "scoped_live": RuleSet.objects.live()
             .exclude(scope=Scope.SITE)

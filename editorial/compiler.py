@@ -13,13 +13,15 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
+from django.db.models import Q
 
-from editorial.models import Rule, RuleSet, RulesState, Scope
+from editorial.models import Rule, RuleSet, RuleSetStatus, RulesState, Scope
 from editorial.strategies import RulesBuilder, article_id_of, strategy_for
 from newsrec.engine.errors import EngineInputError
-from newsrec.engine.rules import Boost, Filters, Freshness, Rules
+from newsrec.engine.rules import Boost, Filters, Freshness, Pin, Rules
 from newsrec.feeds import site_diversity
 
 log = logging.getLogger(__name__)
@@ -67,12 +69,68 @@ def rules_compile_layers(*, layers: Iterable[Iterable[Rule]], version: int) -> R
             ),
             max_age_hours=builder.max_age_hours,
             max_age_hours_by_section=dict(builder.max_age_by_section),
+            timed_blocks=tuple(builder.timed_blocks),
         ),
         boosts=tuple(builder.boosts),
         pins=tuple(builder.pins),
         freshness=freshness,
         diversity=site_diversity(tuple(builder.caps), builder.mmr_lambda),
     )
+
+
+Layers = tuple[tuple[Rule, ...], ...]
+
+
+def layers_over_standing(rule_set: RuleSet) -> bool:
+    """Whether ``rule_set``, while live, adds its rules on top of its scope's standing set
+    (the default for a set scheduled for a window) rather than replacing it.
+
+    A set with an end is a layer for its window; one without an end becomes the standing set
+    when it starts, and an editor may tick "replaces the standing set" to switch it off.
+    """
+    return (
+        rule_set.ends_at is not None
+        and rule_set.status != RuleSetStatus.PUBLISHED
+        and not rule_set.replaces_standing
+    )
+
+
+def set_layers(
+    rule_set: RuleSet, *, standing: RuleSet | bool | None = True, rows: Sequence[Rule] | None = None
+) -> Layers:
+    """The rows ``rule_set`` applies when live, as layers: its scope's standing set's rows
+    under its own where it layers over them (``layers_over_standing``).
+
+    ``standing``: the standing set if already loaded (None: there is none); True: look it up.
+    """
+    own = tuple(rule_set.rules.all() if rows is None else rows)
+    if not layers_over_standing(rule_set):
+        return (own,)
+    if standing is True:
+        standing = (
+            RuleSet.objects.standing()
+            .in_scope(rule_set.scope, rule_set.scope_value)
+            .exclude(pk=rule_set.pk)
+            .first()
+        )
+    if not isinstance(standing, RuleSet) or standing.pk == rule_set.pk:
+        return (own,)
+    return (tuple(standing.rules.all()), own)
+
+
+def _live_sets(queryset: Any) -> dict[tuple[str, str], Layers]:
+    """Per scope, the layers of its live set; loads live and standing sets with their rows."""
+    loaded = list(
+        queryset.filter(Q(is_live=True) | Q(status=RuleSetStatus.PUBLISHED)).prefetch_related(
+            "rules"
+        )
+    )
+    standing = {(s.scope, s.scope_value): s for s in loaded if s.status == RuleSetStatus.PUBLISHED}
+    return {
+        (s.scope, s.scope_value): set_layers(s, standing=standing.get((s.scope, s.scope_value)))
+        for s in loaded
+        if s.is_live
+    }
 
 
 def live_rules() -> Rules:
@@ -85,13 +143,17 @@ def live_rules() -> Rules:
     version = RulesState.current()
     compiled = _live_compiled.get(version)
     if compiled is None:
-        rule_set = RuleSet.objects.live().site().first()
-        rows = list(rule_set.rules.all()) if rule_set is not None else []
-        compiled = rules_compile(rules=rows, version=version)
+        layers = _live_sets(RuleSet.objects.site()).get((Scope.SITE, ""), ())
+        compiled = rules_compile_layers(layers=layers, version=version)
         if not connection.in_atomic_block:
             _live_compiled.clear()
             _live_compiled[version] = compiled
     return compiled
+
+
+def live_site_layers() -> Layers:
+    """The rows the live site-wide rules are compiled from, as layers (for previews)."""
+    return _live_sets(RuleSet.objects.site()).get((Scope.SITE, ""), ())
 
 
 _live_compiled: dict[int, Rules] = {}  # the one compiled version live_rules() last saw
@@ -102,11 +164,14 @@ class ReadRules:
     """The rules a feed read in some scopes must obey, beyond the stored feed's own build.
 
     ``rules``: the site-wide set with the scoped sets layered over it; ``extra_boosts``: the
-    scoped sets' boosts alone; ``sets``: the scoped sets applied (empty: site-wide rules only).
+    scoped sets' boosts alone; ``section_pins``: the pins of the section page's own set (the
+    only pins a section page shows: site-wide pins are for the front page and the unscoped
+    feed); ``sets``: the scoped sets applied (empty: site-wide rules only).
     """
 
     rules: Rules
     extra_boosts: tuple[Boost, ...] = ()
+    section_pins: tuple[Pin, ...] = ()
     sets: tuple[RuleSet, ...] = ()
 
     @property
@@ -125,22 +190,20 @@ class ReadRules:
 @dataclass
 class _Snapshot:
     version: int
-    site: tuple[Rule, ...]
-    scoped: dict[tuple[str, str], tuple[RuleSet, tuple[Rule, ...]]]
+    site: Layers
+    scoped: dict[tuple[str, str], tuple[RuleSet, Layers]]
     compiled: dict[tuple[tuple[str, str], ...], ReadRules] = field(default_factory=dict)
 
 
 def _snapshot_load() -> _Snapshot:
-    """Every live set with its rows: two queries."""
-    site: tuple[Rule, ...] = ()
-    scoped: dict[tuple[str, str], tuple[RuleSet, tuple[Rule, ...]]] = {}
-    for rule_set in RuleSet.objects.live().prefetch_related("rules"):
-        rows = tuple(rule_set.rules.all())
-        if rule_set.is_site_wide:
-            site = rows
-        else:
-            scoped[(rule_set.scope, rule_set.scope_value)] = (rule_set, rows)
-    return _Snapshot(version=RulesState.current(), site=site, scoped=scoped)
+    """Every live set (and standing set) with its rows: two queries."""
+    layers = _live_sets(RuleSet.objects.all())
+    sets = {(s.scope, s.scope_value): s for s in RuleSet.objects.live()}
+    return _Snapshot(
+        version=RulesState.current(),
+        site=layers.get((Scope.SITE, ""), ()),
+        scoped={key: (sets[key], rows) for key, rows in layers.items() if key[0] != Scope.SITE},
+    )
 
 
 _memo: dict[str, tuple[float, _Snapshot]] = {}
@@ -191,18 +254,18 @@ def _read_rules_compile(snapshot: _Snapshot, keys: Sequence[tuple[str, str]]) ->
     return _layered(snapshot.site, [snapshot.scoped[k] for k in keys], version=snapshot.version)
 
 
-def _layered(
-    site: Sequence[Rule], scoped: Sequence[tuple[RuleSet, Sequence[Rule]]], *, version: int
-) -> ReadRules:
-    layers = [rows for _, rows in scoped]
+def _layered(site: Layers, scoped: Sequence[tuple[RuleSet, Layers]], *, version: int) -> ReadRules:
+    layers = [rows for _, set_rows in scoped for rows in set_rows]
+    section = [rows for s, set_rows in scoped if s.scope == Scope.SECTION for rows in set_rows]
     return ReadRules(
-        rules=rules_compile_layers(layers=[site, *layers], version=version),
+        rules=rules_compile_layers(layers=[*site, *layers], version=version),
         extra_boosts=tuple(_builder(layers).boosts),
+        section_pins=tuple(_builder(section).pins),
         sets=tuple(rule_set for rule_set, _ in scoped),
     )
 
 
-def layered_rules(*, rule_set: RuleSet, site: Sequence[Rule], version: int = 0) -> ReadRules:
-    """A scoped ``rule_set`` (a draft, say) layered over the given site-wide rows, as a read in
-    its scope would see it. For previews."""
-    return _layered(site, [(rule_set, list(rule_set.rules.all()))], version=version)
+def layered_rules(*, rule_set: RuleSet, site: Layers, version: int = 0) -> ReadRules:
+    """A scoped ``rule_set`` (a draft, say) layered over the given site-wide layers, as a read
+    in its scope would see it. For previews."""
+    return _layered(site, [(rule_set, set_layers(rule_set))], version=version)

@@ -142,7 +142,10 @@ class RuleSetForm(forms.ModelForm):
 
     class Meta:
         model = RuleSet
-        fields = ["name", "description", "scope", "scope_value", "starts_at", "ends_at", "revision"]
+        fields = [
+            "name", "description", "scope", "scope_value", "starts_at", "ends_at",
+            "replaces_standing", "revision",
+        ]  # fmt: skip
         widgets = {
             "scope_value": forms.TextInput(
                 attrs={"class": "vTextField editorial-lookup", "autocomplete": "off"}

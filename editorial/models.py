@@ -99,6 +99,12 @@ class RuleSet(models.Model):
         null=True, blank=True,
         help_text="Optional: when a scheduled set stops; the standing set then applies again.",
     )  # fmt: skip
+    replaces_standing = models.BooleanField(
+        default=False,
+        help_text="Only for a set scheduled with an end: while it is live, use only its rules "
+        "and switch the standing set's off. Unticked (the default), its rules are added on top "
+        "of the standing set's boosts, pins, blocks, max ages and caps.",
+    )
     revision = models.PositiveIntegerField(
         default=1, help_text="Bumped by every save: a stale form is refused instead of winning."
     )
@@ -313,7 +319,8 @@ class Rule(models.Model):
     def clean(self) -> None:
         from editorial.strategies import strategy_for
 
-        errors = strategy_for(self.kind).validate(self)
+        strategy = strategy_for(self.kind)
+        errors = {**strategy.window_problems(self), **strategy.validate(self)}
         if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
             errors["valid_until"] = "The window ends before it starts."
         if errors:

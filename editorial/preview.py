@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from editorial.compiler import ReadRules, layered_rules, live_rules, rules_compile
+from editorial.compiler import (
+    ReadRules,
+    layered_rules,
+    live_rules,
+    live_site_layers,
+    rules_compile_layers,
+    set_layers,
+)
 from editorial.models import RuleSet, Scope
 from newsrec import feeds
 from newsrec.conf import newsrec_settings
@@ -125,8 +132,9 @@ class ReaderPreview:
 
 
 def draft_rules(rule_set: RuleSet) -> Rules:
-    """The set's current rows compiled (version 0: a preview is never stored)."""
-    return rules_compile(rules=list(rule_set.rules.all()), version=0)
+    """The set's current rows compiled as they would apply once live, over the standing set
+    where it layers over it (version 0: a preview is never stored)."""
+    return rules_compile_layers(layers=set_layers(rule_set), version=0)
 
 
 @dataclass(frozen=True)
@@ -142,10 +150,9 @@ class ScopedRules:
 
 
 def scoped_rules(rule_set: RuleSet) -> ScopedRules:
-    site_set = RuleSet.objects.live().site().first()
-    site_rows = list(site_set.rules.all()) if site_set is not None else []
+    site_rows = live_site_layers()
     live_set = RuleSet.objects.live().in_scope(rule_set.scope, rule_set.scope_value).first()
-    site = rules_compile(rules=site_rows, version=0)
+    site = rules_compile_layers(layers=site_rows, version=0)
     live = (
         layered_rules(rule_set=live_set, site=site_rows)
         if live_set is not None

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from newsrec.engine.rules import Boost, Cap, Pin, Segment
+from newsrec.engine.rules import Boost, Cap, Pin, Segment, TimedBlock
 from newsrec.numbers import ascii_int
 
 if TYPE_CHECKING:
@@ -41,13 +41,30 @@ class RulesBuilder:
     pins: list[Pin] = field(default_factory=list)
     caps: list[Cap] = field(default_factory=list)
     mmr_lambda: float | None = None
+    timed_blocks: list[TimedBlock] = field(default_factory=list)
 
 
 class RuleStrategy:
-    """Override ``validate`` (field -> message) and ``apply`` (add the rule to the builder)."""
+    """Override ``validate`` (field -> message) and ``apply`` (add the rule to the builder).
+
+    ``windowed``: whether the kind honours a rule's valid_from/valid_until; the kinds that
+    do not refuse them (``window_problems``) rather than ignore them.
+    """
+
+    windowed = False
 
     def validate(self, rule: Rule) -> dict[str, str]:
         return {}
+
+    def window_problems(self, rule: Rule) -> dict[str, str]:
+        if self.windowed or (rule.valid_from is None and rule.valid_until is None):
+            return {}
+        message = (
+            "This kind of rule has no time window of its own: leave the dates empty, or put "
+            "the rule in a rule set scheduled for that window."
+        )
+        field_name = "valid_from" if rule.valid_from is not None else "valid_until"
+        return {field_name: message}
 
     def apply(self, rule: Rule, builder: RulesBuilder) -> None:
         raise NotImplementedError(".apply() must be overridden")
@@ -71,16 +88,31 @@ def _hours(value: float | None) -> bool:
 
 
 class BlockStrategy(RuleStrategy):
+    windowed = True
+
     def validate(self, rule: Rule) -> dict[str, str]:
         errors: dict[str, str] = {}
         _needs_target(rule, errors, fields=("section", "tag", "author", "article"))
         return errors
 
     def apply(self, rule: Rule, builder: RulesBuilder) -> None:
-        builder.blocked[rule.target_field].add(rule.target_value.strip())
+        value = rule.target_value.strip()
+        if rule.valid_from is None and rule.valid_until is None:
+            builder.blocked[rule.target_field].add(value)
+            return
+        builder.timed_blocks.append(
+            TimedBlock(
+                field=rule.target_field,  # type: ignore[arg-type]
+                value=_article_or_raise(value) if rule.target_field == "article" else value,
+                valid_from=_epoch(rule.valid_from),
+                valid_until=_epoch(rule.valid_until),
+            )
+        )
 
 
 class BoostStrategy(RuleStrategy):
+    windowed = True
+
     def validate(self, rule: Rule) -> dict[str, str]:
         errors: dict[str, str] = {}
         _needs_target(rule, errors, fields=("section", "tag", "author", "article"))
@@ -105,6 +137,8 @@ class BoostStrategy(RuleStrategy):
 
 
 class PinStrategy(RuleStrategy):
+    windowed = True
+
     def validate(self, rule: Rule) -> dict[str, str]:
         errors: dict[str, str] = {}
         if rule.target_field != "article" or article_id_of(rule.target_value) is None:

@@ -14,7 +14,7 @@ import json
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _string
 from typing import TYPE_CHECKING, Any
@@ -28,9 +28,10 @@ from django.utils import timezone
 
 from newsrec.conf import newsrec_settings
 from newsrec.engine.context import context_rerank
+from newsrec.engine.diversity import caps_keep
 from newsrec.engine.pool import ArticleMeta, Pool
-from newsrec.engine.ranker import BREAKDOWN_KEYS, Ranker
-from newsrec.engine.rules import Cap, Diversity, Rules, diversity_with_defaults
+from newsrec.engine.ranker import BREAKDOWN_KEYS, PIN_SOURCE, Ranker
+from newsrec.engine.rules import Cap, Diversity, Filters, Rules, diversity_with_defaults
 from newsrec.engine.scoring import trending_score
 from newsrec.engine.sources import FreshSource
 from newsrec.engine.types import (
@@ -661,6 +662,7 @@ class FeedView:
     experiment: str = ""  # the experiment variant's tag ("e3v7") when the reader is in one
     rules_tag: str = ""  # read-time rules applied ("r12s3"): part of the ETag, see ReadRules.tag
     conflicts: tuple[str, ...] = ()  # what the read-time rules could not honour (for staff)
+    caps: tuple[Cap, ...] = ()  # the diversity caps the items keep: a page showing fewer keeps them
 
     @property
     def recommendation_id(self) -> str:
@@ -698,9 +700,18 @@ def feed_read(
     feed = Feed.objects.filter(key__in=keys).order_by(preference).first()
     if feed is None:
         return feed_latest(arm=arm, limit=limit, section=section, device=device)
-    items = _without_withdrawn(list(feed.items))
+    now = time.time()
     scoped = read_rules(
         section=section, device=device, variant_id=arm.variant_id if arm is not None else None
+    )
+    rules = scoped.rules
+    if section:  # a section page shows the pins of its own set, not the front page's
+        rules = replace(rules, pins=scoped.section_pins)
+    items = hard_filtered(
+        _without_withdrawn(list(feed.items)),
+        rules.filters,
+        now=now,
+        labels=feed.rules_version < rules.version,
     )
     conflicts: tuple[str, ...] = ()
     if section or scoped.sets or (device and scoped.device_pins):
@@ -708,13 +719,15 @@ def feed_read(
             items = [i for i in items if i["section"] == section]
         reader_id = reader.pk if feed.key != DEFAULT_FEED_KEY and reader is not None else None
         items, conflicts = _read_rules_apply(
-            items, scoped, reader_id=reader_id, device=device, section=section, limit=limit
-        )
+            items, scoped, rules, reader_id=reader_id, device=device, section=section,
+            limit=limit, now=now,
+        )  # fmt: skip
     if feed.key != DEFAULT_FEED_KEY and feed.context_habits and reader is not None:
         items = _context_order(items, reader.pk, feed.context_habits, device, local_hour)
+    caps = rules.diversity.caps
     return FeedView(
         key=feed.key,
-        items=items[:limit],
+        items=items_capped(items, caps)[:limit],
         rules_version=max(feed.rules_version, scoped.rules.version if scoped.sets else 0),
         built_at=feed.built_at,
         version=feed.version,
@@ -722,7 +735,68 @@ def feed_read(
         experiment=arm.tag if arm is not None else "",
         rules_tag=scoped.tag if scoped.sets else "",
         conflicts=conflicts,
+        caps=caps,
     )
+
+
+def hard_filtered(
+    items: list[dict[str, Any]], filters: Filters, *, now: float, labels: bool
+) -> list[dict[str, Any]]:
+    """Stored items that the hard filters allow at ``now``: blocked sections and articles,
+    timed blocks running now, and max ages (which a stored item can pass while it waits).
+
+    Items carry their section and publication time; their tags and authors are read (one
+    query) only with ``labels`` (the feed was built under older rules) or while a timed tag
+    or author block runs: otherwise the build already applied the tag and author blocks.
+    """
+    active = filters.at(now)
+    own = active.max_age_hours_by_section
+
+    def allowed(item: dict[str, Any]) -> bool:
+        if item["article_id"] in active.blocked_articles:
+            return False
+        if item["section"] in active.blocked_sections:
+            return False
+        hours = own.get(item["section"], active.max_age_hours)
+        published = item.get("published_at")
+        return hours is None or published is None or now - float(published) <= hours * 3600
+
+    kept = [item for item in items if allowed(item)]
+    timed = any(b.field in ("tag", "author") for b in filters.timed_blocks)
+    if kept and (labels or timed) and (active.blocked_tags or active.blocked_authors):
+        blocked = Q(pk__in=[])
+        if active.blocked_tags:
+            blocked |= Q(tags__overlap=sorted(active.blocked_tags))
+        if active.blocked_authors:
+            blocked |= Q(authors__overlap=sorted(active.blocked_authors))
+        out = set(
+            Article.objects.filter(pk__in=[i["article_id"] for i in kept])
+            .filter(blocked)
+            .values_list("pk", flat=True)
+        )
+        kept = [item for item in kept if item["article_id"] not in out]
+    return kept
+
+
+def items_capped(items: list[dict[str, Any]], caps: Sequence[Cap]) -> list[dict[str, Any]]:
+    """Feed items reordered so that every first K keeps the caps (``caps_keep``) after the
+    read dropped or moved some; tags and authors are read (one query) for caps on them."""
+    if not caps or not items:
+        return items
+    extra: dict[int, tuple[list[str], list[str]]] = {}
+    if any(cap.field != "section" for cap in caps):
+        rows = Article.objects.filter(pk__in=[i["article_id"] for i in items]).values_list(
+            "pk", "tags", "authors"
+        )
+        extra = {pk: (tags or [], authors or []) for pk, tags, authors in rows}
+
+    def labels(item: dict[str, Any], name: str) -> list[str]:
+        if name == "section":
+            return [item["section"]] if item["section"] else []
+        tags, authors = extra.get(item["article_id"], ([], []))
+        return tags if name == "tag" else authors
+
+    return caps_keep(items, caps, labels, fixed=lambda item: item["source"] == PIN_SOURCE)
 
 
 FRESH_SOURCE = FreshSource.name  # the source extra section candidates are shown as
@@ -731,18 +805,18 @@ FRESH_SOURCE = FreshSource.name  # the source extra section candidates are shown
 def _read_rules_apply(
     items: list[dict[str, Any]],
     scoped: ReadRules,
+    rules: Rules,
     *,
     reader_id: int | None,
     device: str,
     section: str,
     limit: int,
+    now: float,
 ) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
-    """Re-rank stored items under read-time rules (``newsrec.engine.overlay``) on a pool of
+    """Re-rank stored items under read-time ``rules`` (``newsrec.engine.overlay``) on a pool of
     just these articles, the pinned ones and, for a section, its newest articles."""
     from newsrec.engine.overlay import overlay, overlay_prepare, with_newest
 
-    now = time.time()
-    rules = scoped.rules
     pinned = [p.article_id for p in rules.pins]
     stored = {i["article_id"] for i in items}
     found = _read_pool(

@@ -14,7 +14,9 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from newsrec.conf import newsrec_settings
-from newsrec.engine.rules import Filters, Rules
+from newsrec.engine.diversity import caps_keep
+from newsrec.engine.ranker import PIN_SOURCE
+from newsrec.engine.rules import Cap, Filters, Rules
 from newsrec.models import Article, ArticleStatus, Event, EventKind, Reader
 
 
@@ -47,6 +49,8 @@ def articles_allowed(
     The SQL form of the engine's step 1 (``newsrec.engine.rules.allowed_mask``), for the
     surfaces that query articles directly rather than read a built feed.
     """
+    now = now or timezone.now()
+    filters = filters.at(now.timestamp())
     blocked = Q()
     if filters.blocked_sections:
         blocked |= Q(section__in=filters.blocked_sections)
@@ -56,7 +60,6 @@ def articles_allowed(
         blocked |= Q(authors__overlap=sorted(filters.blocked_authors))
     if filters.blocked_articles:
         blocked |= Q(pk__in=filters.blocked_articles)
-    now = now or timezone.now()
     own = filters.max_age_hours_by_section
     for section, hours in own.items():
         blocked |= Q(section=section, published_at__lt=now - timedelta(hours=hours))
@@ -130,7 +133,10 @@ def article_with_embedding(*, pk: int) -> Article | None:
 
 # What story cards, rails and the feed tag show: loading only these keeps pages cheap. Other
 # fields of a card's article still load when read, one query each.
-CARD_FIELDS = ("id", "title", "lead", "section", "published_at", "url", "status", "embargo_until")
+CARD_FIELDS = (
+    "id", "title", "lead", "section", "tags", "authors", "published_at", "url", "status",
+    "embargo_until",
+)  # fmt: skip  (tags and authors: the diversity caps of what a page shows)
 
 # Blocks that are the same for every reader (section blocks, trending, section names) are
 # memoised per process for this long; a reader's hidden articles are dropped afterwards, and
@@ -324,6 +330,26 @@ class ReaderFeed:
     cards: list[FeedCard]
     personalised: bool
     seeds: dict[int, Article] = field(default_factory=dict)  # the X of "Because you read X"
+    caps: tuple[Cap, ...] = ()  # the live diversity caps: what a page shows of it keeps them
+
+
+def _card_labels(card: FeedCard, name: str) -> list[str]:
+    article = card.article
+    if name == "section":
+        return [article.section] if article.section else []
+    return list((article.tags if name == "tag" else article.authors) or [])
+
+
+def cards_capped(cards: list[FeedCard], caps: tuple[Cap, ...], *, limit: int) -> list[FeedCard]:
+    """The first ``limit`` of ``cards`` such that every first K keeps the diversity caps.
+
+    Every surface that shows part of a feed (the front page's grid after the rails took their
+    cards, a rail, a section page, "Continue reading", the template tags) calls this on what it
+    is about to show: dropping cards from a capped feed can pull later ones past a cap.
+    """
+    return caps_keep(cards, caps, _card_labels, fixed=lambda card: card.source == PIN_SOURCE)[
+        :limit
+    ]
 
 
 def reader_feed_cards(
@@ -369,7 +395,8 @@ def reader_feed_cards(
         if item["article_id"] in live
     ]
     return ReaderFeed(
-        cards=cards[:limit],
+        cards=cards_capped(cards, view.caps, limit=limit),
         personalised=view.personalised,
         seeds={pk: live[pk] for pk in seed_ids if pk in live},
+        caps=view.caps,
     )

@@ -52,8 +52,10 @@ def _latest_cards(*, exclude: set[int], limit: int) -> list[FeedCard]:
     return [FeedCard(article=a) for a in qs]
 
 
-def _rails(cards: list[FeedCard], seeds: dict[int, Article]) -> list[dict[str, Any]]:
-    """Group "Because you read" items by their seed article, strongest seed first."""
+def _rails(feed: selectors.ReaderFeed) -> list[dict[str, Any]]:
+    """Group "Because you read" items by their seed article, strongest seed first; each rail
+    keeps the diversity caps."""
+    cards, seeds = feed.cards, feed.seeds
     groups: dict[int, list[FeedCard]] = defaultdict(list)
     for card in cards:
         if card.source == BECAUSE_YOU_READ and card.seed_id is not None:
@@ -63,7 +65,8 @@ def _rails(cards: list[FeedCard], seeds: dict[int, Article]) -> list[dict[str, A
         seed = seeds.get(seed_id)
         # A seed no longer live still names the rail, by the title the reason line carries.
         title = seed.title if seed else members[0].reason.removeprefix("Because you read ")
-        rails.append({"seed": seed, "title": title, "cards": members[:RAIL_SIZE]})
+        shown = selectors.cards_capped(members, feed.caps, limit=RAIL_SIZE)
+        rails.append({"seed": seed, "title": title, "cards": shown})
     return rails
 
 
@@ -74,9 +77,11 @@ def home(request: HttpRequest) -> HttpResponse:
     reader = _reader(request)
     hidden = selectors.reader_hidden_article_ids(reader=reader)
     feed = selectors.reader_feed_cards(reader=reader, device=_device(request), hidden=hidden)
-    rails = _rails(feed.cards, feed.seeds)
+    rails = _rails(feed)
     in_rails = {c.article.pk for rail in rails for c in rail["cards"]}
-    for_you = [c for c in feed.cards if c.article.pk not in in_rails][:FOR_YOU_SIZE]
+    for_you = selectors.cards_capped(
+        [c for c in feed.cards if c.article.pk not in in_rails], feed.caps, limit=FOR_YOU_SIZE
+    )
     shown = in_rails | {c.article.pk for c in for_you}
     trending = [c for c in feed.cards if c.source == "trending" and c.article.pk not in shown][
         :TRENDING_SIZE
@@ -130,7 +135,9 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     shown |= {a.pk for a in more}
     feed = selectors.reader_feed_cards(reader=reader, device=_device(request), hidden=hidden)
-    next_up = [c for c in feed.cards if c.article.pk not in shown][:SIDE_LIST_SIZE]
+    next_up = selectors.cards_capped(
+        [c for c in feed.cards if c.article.pk not in shown], feed.caps, limit=SIDE_LIST_SIZE
+    )
     if not next_up:
         next_up = _latest_cards(exclude=shown, limit=SIDE_LIST_SIZE)
     return render(
@@ -156,7 +163,7 @@ def section_page(request: HttpRequest, name: str) -> HttpResponse:
     feed = selectors.reader_feed_cards(
         reader=reader, device=_device(request), section=name, hidden=hidden
     )
-    cards = feed.cards[:SECTION_PAGE_SIZE]
+    cards = selectors.cards_capped(feed.cards, feed.caps, limit=SECTION_PAGE_SIZE)
     return render(
         request,
         "newsrec/section.html",
@@ -336,12 +343,3 @@ def privacy_erase(request: HttpRequest) -> HttpResponse:
     response = redirect("newsrec:privacy")
     response.delete_cookie(readers.COOKIE_NAME, samesite="Lax")
     return response
-
-
-def healthz(request: HttpRequest) -> HttpResponse:
-    """Liveness/readiness for load balancers and compose: the database answers."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return HttpResponse("ok", content_type="text/plain")

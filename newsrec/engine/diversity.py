@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -394,3 +396,53 @@ class _BatchCap:
         touched = np.unique(b_idx)
         if len(touched):
             self.blocked[touched] = self._blocked(touched)
+
+
+T = TypeVar("T")
+
+
+def caps_keep(
+    items: Sequence[T],
+    caps: Sequence[Cap],
+    labels: Callable[[T, str], Iterable[str]],
+    *,
+    fixed: Callable[[T], bool] = lambda _item: False,
+) -> list[T]:
+    """``items`` reordered so that the first K of them keep every cap, for every K.
+
+    For surfaces that show a built feed after dropping some of its items (hidden, moved into a
+    rail, withdrawn, no longer allowed): the gaps would pull later items up past a cap. Slot by
+    slot, the first remaining item that keeps every cap of that slot is placed; a ``fixed``
+    item (a pin) always qualifies and counts; where no item qualifies the first remaining one
+    is placed (the cap is relaxed, as ``assemble`` does). Items keep their order otherwise.
+    ``labels(item, field)`` gives an item's sections, tags or authors.
+    """
+    if not caps or not items:
+        return list(items)
+    horizon = max(cap.top_k for cap in caps)
+    counts: list[dict[str, int]] = [{} for _ in caps]
+
+    def values(item: T, cap: Cap) -> list[str]:
+        return [v for v in labels(item, cap.field) if not cap.values or v in cap.values]
+
+    def keeps(item: T, slot: int) -> bool:
+        return all(
+            counts[c].get(v, 0) < cap.max_per_value
+            for c, cap in enumerate(caps)
+            if slot < cap.top_k
+            for v in values(item, cap)
+        )
+
+    remaining, placed = list(items), list[T]()
+    while remaining and len(placed) < horizon:
+        slot = len(placed)
+        choice = next(
+            (i for i, item in enumerate(remaining) if fixed(item) or keeps(item, slot)), 0
+        )
+        item = remaining.pop(choice)
+        placed.append(item)
+        for c, cap in enumerate(caps):
+            if slot < cap.top_k:
+                for v in values(item, cap):
+                    counts[c][v] = counts[c].get(v, 0) + 1
+    return placed + remaining

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -34,8 +34,29 @@ def _positive_hours(what: str, value: float) -> None:
 
 
 @dataclass(frozen=True)
+class TimedBlock:
+    """A block that applies only during its window [valid_from, valid_until)."""
+
+    field: Field
+    value: str | int
+    valid_from: float | None = None
+    valid_until: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.field not in ("section", "tag", "author", "article"):
+            raise EngineInputError(
+                f"Block field must be section, tag, author or article, not {self.field!r}."
+            )
+        _check_window("Block", self.valid_from, self.valid_until)
+
+
+@dataclass(frozen=True)
 class Filters:
-    """Hard filters: blocked articles never appear, not even when pinned."""
+    """Hard filters: blocked articles never appear, not even when pinned.
+
+    ``timed_blocks`` hold only during their windows: evaluate ``filters.at(now)``, which folds
+    the active ones into the plain blocklists (``allowed_mask`` does so with ``context.now``).
+    """
 
     blocked_sections: frozenset[str] = frozenset()
     blocked_tags: frozenset[str] = frozenset()
@@ -43,12 +64,39 @@ class Filters:
     blocked_articles: frozenset[int] = frozenset()
     max_age_hours: float | None = None
     max_age_hours_by_section: Mapping[str, float] = field(default_factory=dict)
+    timed_blocks: tuple[TimedBlock, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_age_hours is not None:
             _positive_hours("max_age_hours", self.max_age_hours)
         for section, hours in self.max_age_hours_by_section.items():
             _positive_hours(f"max age of section {section!r}", hours)
+
+    def at(self, now: float) -> Filters:
+        """These filters at ``now``: the timed blocks running then joined to the plain ones."""
+        if not self.timed_blocks:
+            return self
+        active: dict[str, set[str | int]] = {"section": set(), "tag": set(), "author": set(),
+                                              "article": set()}  # fmt: skip
+        for block in self.timed_blocks:
+            if _in_window(now, block.valid_from, block.valid_until):
+                active[block.field].add(block.value)
+        return replace(
+            self,
+            blocked_sections=self.blocked_sections | {str(v) for v in active["section"]},
+            blocked_tags=self.blocked_tags | {str(v) for v in active["tag"]},
+            blocked_authors=self.blocked_authors | {str(v) for v in active["author"]},
+            blocked_articles=self.blocked_articles | {int(v) for v in active["article"]},
+            timed_blocks=(),
+        )
+
+    @property
+    def blocks_anything(self) -> bool:
+        """Whether any blocklist (plain or timed) is set."""
+        return bool(
+            self.blocked_sections or self.blocked_tags or self.blocked_authors
+            or self.blocked_articles or self.timed_blocks
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -199,7 +247,9 @@ def age_hours(pool: Pool, context: Context) -> np.ndarray:
 
 
 def allowed_mask(pool: Pool, filters: Filters, context: Context) -> np.ndarray:
-    """Step 1: live articles that pass every blocklist and max age."""
+    """Step 1: live articles that pass every blocklist (timed ones at ``context.now``) and
+    max age."""
+    filters = filters.at(context.now)
     mask = live_mask(pool, context)
     mask &= ~pool.sections.mask_any(filters.blocked_sections)
     mask &= ~pool.tags.mask_any(filters.blocked_tags)

@@ -1,0 +1,256 @@
+"""What editors set is what every reader sees (#12): the rule contract on the pages readers see.
+
+Each test publishes rules the way an editor does and then reads the page or API answer a reader
+gets, not only what is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.signing import get_cookie_signer
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from editorial import preview, services
+from editorial.compiler import live_rules, live_rules_memo_clear, read_rules
+from editorial.models import Rule, RuleSet, RuleSetStatus, Scope
+from newsrec import feeds, readers, selectors
+from newsrec.models import Article, Feed, Reader
+from tests.factories import make_article, make_catalogue, topic_vector
+
+pytestmark = pytest.mark.django_db
+
+SECTIONS = ["Politics", "Science", "Sport", "Culture", "Travel", "Food"]
+
+
+def publish(
+    name: str, *rows: dict[str, Any], scope: str = "site", value: str = "", **window: Any
+) -> RuleSet:
+    rule_set = RuleSet.objects.create(name=name, scope=scope, scope_value=value, **window)
+    for row in rows:
+        Rule.objects.create(rule_set=rule_set, **row)
+    services.ruleset_publish(rule_set=rule_set, now=window.get("_now"))
+    live_rules_memo_clear()  # what the commit does (tests run inside one transaction)
+    selectors.shared_reads_clear()
+    rule_set.refresh_from_db()
+    return rule_set
+
+
+def cap(most: int, top: int, field: str = "section") -> dict[str, Any]:
+    return {"kind": "cap", "target_field": field, "max_per_value": most, "top_k": top}
+
+
+def pin(article: Article, slot: int = 1) -> dict[str, Any]:
+    return {"kind": "pin", "target_field": "article", "target_value": str(article.pk),
+            "slot": slot}  # fmt: skip
+
+
+def block(field: str, value: str, **window: Any) -> dict[str, Any]:
+    return {"kind": "block", "target_field": field, "target_value": value, **window}
+
+
+def shown(html: str, heading_id: str) -> list[int]:
+    """Article ids of the cards in the block headed by ``heading_id``, in page order."""
+    start = html.index(f'id="{heading_id}"')
+    block_html = html[start : html.index("</ol>", start)]
+    return [int(i) for i in re.findall(r'data-newsrec-article="(\d+)"', block_html)]
+
+
+def page_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'data-newsrec-article="(\d+)"', html)]
+
+
+def cookie_reader() -> tuple[Reader, str]:
+    """A new anonymous reader and the signed cookie value a browser holds for it."""
+    reader, token = readers.reader_for_cookie(token=None, create=True)
+    assert reader is not None
+    assert token is not None
+    salt = readers.COOKIE_NAME + readers.COOKIE_SALT
+    return reader, get_cookie_signer(salt=salt).sign(token)
+
+
+def reader_client(cookie: str) -> Client:
+    client = Client()
+    client.cookies[readers.COOKIE_NAME] = cookie
+    return client
+
+
+def stored_feed(reader: Reader, articles: list[Article], *, byr: dict[int, Article]) -> None:
+    """A stored feed in this order; ``byr`` maps positions to the seed of a "Because you read"
+    item (the front page moves those into rails)."""
+    items = []
+    for n, article in enumerate(articles):
+        seed = byr.get(n)
+        items.append(
+            {"article_id": article.pk, "title": article.title, "section": article.section,
+             "published_at": article.published_at.timestamp(), "score": 1.0 - n / 100,
+             "source": "because_you_read" if seed else "interest",
+             "reason": f"Because you read {seed.title}" if seed else "You read Science",
+             "seed_id": seed.pk if seed else None, "breakdown": []}
+        )  # fmt: skip
+    Feed.objects.update_or_create(
+        key=feeds.feed_key(reader.pk),
+        defaults={"reader": reader, "items": items, "built_at": timezone.now(),
+                  "rules_version": live_rules().version},
+    )  # fmt: skip
+
+
+# --- 1. Caps hold on what a page shows -----------------------------------------------------------
+
+
+def test_the_front_page_grid_keeps_the_section_cap_after_the_rails_take_their_cards() -> None:
+    catalogue = make_catalogue(SECTIONS, 60)
+    publish("Default", cap(2, 10))
+    by_section = {s: [a for a in catalogue if a.section == s] for s in SECTIONS}
+    seed = by_section["Politics"][-1]
+    # A capped top 10 (at most 2 per section) whose Politics/Sport/Culture items are
+    # "Because you read" items, followed by Science stories only (the cap stops at 10).
+    head = [*by_section["Politics"][:2], *by_section["Sport"][:2], *by_section["Culture"][:2],
+            *by_section["Science"][:2], by_section["Travel"][0], by_section["Food"][0]]  # fmt: skip
+    # beyond the top 10 the stored feed is uncapped: Science first, then other sections
+    tail = [*by_section["Science"][2:9], *by_section["Politics"][2:5], *by_section["Sport"][2:5]]
+    reader, cookie = cookie_reader()
+    stored_feed(reader, head + tail, byr={0: seed, 1: seed, 2: seed, 3: seed})
+
+    html = reader_client(cookie).get("/").content.decode()
+    grid = shown(html, "for-you-heading")
+    sections = {a.pk: a.section for a in catalogue}
+    assert len(grid) >= 10
+    top = Counter(sections[pk] for pk in grid[:10])
+    assert max(top.values()) <= 2, top
+    # the rails took the four seeded items; the grid shows none of them
+    assert not set(grid) & {a.pk for a in head[:4]}
+
+
+def test_every_first_k_of_the_feed_api_keeps_the_cap_after_a_block() -> None:
+    catalogue = make_catalogue(SECTIONS, 60)
+    politics = [a for a in catalogue if a.section == "Politics"]
+    science = [a for a in catalogue if a.section == "Science"]
+    publish("Default", cap(2, 6))
+    reader, cookie = cookie_reader()
+    # capped when stored; then an editor blocks two Politics stories
+    stored_feed(reader, [politics[0], science[0], politics[1], science[1], *science[2:8]], byr={})
+    publish("Default v2", cap(2, 6), block("article", str(politics[0].pk)),
+            block("article", str(politics[1].pk)))  # fmt: skip
+    api = APIClient()
+    api.cookies[readers.COOKIE_NAME] = cookie
+    body = api.get("/api/v1/feeds/me/").json()
+    top = [item["section"] for item in body["items"][:6]]
+    assert politics[0].pk not in [i["article_id"] for i in body["items"]]
+    assert top.count("Science") <= 2 or len(set(top)) == 1, top
+
+
+# --- 2. Site-wide pins stay on the front page ----------------------------------------------------
+
+
+def test_a_site_wide_pin_stays_off_section_pages_and_a_section_pin_stays_on_its_page() -> None:
+    catalogue = make_catalogue(SECTIONS, 24)
+    environment = make_article(
+        title="Flood defences", section="Environment", embedding=topic_vector(99, topics=6),
+        embedding_status="ready", published_at=timezone.now() - timedelta(hours=2),
+    )  # fmt: skip
+    sport_pick = [a for a in catalogue if a.section == "Sport"][-1]
+    publish("Default", pin(environment))
+    publish("Sport desk", pin(sport_pick), scope=Scope.SECTION, value="Sport")
+    feeds.feeds_rebuild(reader_ids=[], include_default=True)
+    client = Client()
+
+    assert page_ids(client.get("/").content.decode())[0] == environment.pk
+    politics = page_ids(client.get("/section/Politics/").content.decode())
+    assert environment.pk not in politics
+    sport = page_ids(client.get("/section/Sport/").content.decode())
+    assert sport[0] == sport_pick.pk
+    assert environment.pk not in sport
+    api = APIClient()
+    assert api.get("/api/v1/feeds/me/").json()["items"][0]["article_id"] == environment.pk
+    section_api = api.get("/api/v1/feeds/me/?section=Politics").json()["items"]
+    assert environment.pk not in [i["article_id"] for i in section_api]
+
+
+# --- 3. A scheduled set layers over the standing set ---------------------------------------------
+
+
+def test_a_scheduled_set_adds_to_the_standing_set_unless_told_to_replace_it() -> None:
+    now = timezone.now()
+    old = make_article(title="Nine days old", section="Politics",
+                       published_at=now - timedelta(days=9))  # fmt: skip
+    fresh = make_article(title="Results", section="Politics", published_at=now - timedelta(hours=1))
+    publish("Default", {"kind": "max_age", "hours": 72.0}, block("section", "Gossip"))
+    night = publish(
+        "Election night", pin(fresh), starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(hours=6),
+    )  # fmt: skip
+    assert night.status == RuleSetStatus.SCHEDULED
+    assert night.is_live
+
+    rules = live_rules()
+    assert rules.filters.max_age_hours == 72.0  # the standing set still applies
+    assert rules.filters.blocked_sections == {"Gossip"}
+    assert [p.article_id for p in rules.pins] == [fresh.pk]
+    feeds.feeds_rebuild(reader_ids=[], include_default=True)
+    home = page_ids(Client().get("/").content.decode())
+    assert home[0] == fresh.pk
+    assert old.pk not in home
+
+    # Replacing the standing set is an explicit choice, shown in the preview.
+    RuleSet.objects.filter(pk=night.pk).update(replaces_standing=True)
+    night.refresh_from_db()
+    services.ruleset_publish(rule_set=night, now=now)
+    live_rules_memo_clear()
+    assert live_rules().filters.max_age_hours is None
+    assert preview.draft_rules(night).filters.max_age_hours is None
+
+
+def test_the_preview_and_dashboard_say_that_a_scheduled_set_layers(admin_client: Client) -> None:
+    now = timezone.now()
+    publish("Default", {"kind": "max_age", "hours": 72.0})
+    draft = RuleSet.objects.create(name="Election night", ends_at=now + timedelta(hours=6))
+    assert preview.draft_rules(draft).filters.max_age_hours == 72.0
+    page = admin_client.get(f"/admin/editorial/ruleset/{draft.pk}/preview/").content.decode()
+    assert "added on top of" in page
+    services.ruleset_publish(rule_set=draft, now=now)
+    live_rules_memo_clear()
+    dashboard = admin_client.get("/admin/editorial/ruleset/dashboard/").content.decode()
+    assert "Added on top of the standing set" in dashboard
+
+
+# --- 4. Time windows of blocks ------------------------------------------------------------------
+
+
+def test_a_block_holds_only_during_its_window_on_pages_and_in_the_api() -> None:
+    now = timezone.now()
+    catalogue = make_catalogue(SECTIONS, 24)
+    sport = {a.pk for a in catalogue if a.section == "Sport"}
+    publish("Default", block("section", "Sport", valid_from=now - timedelta(days=3000),
+                             valid_until=now - timedelta(days=2000)))  # fmt: skip
+    feeds.feeds_rebuild(reader_ids=[], include_default=True)
+    assert sport & set(page_ids(Client().get("/").content.decode()))  # ended in the past
+
+    # A window that starts after the feeds were built holds at once, without a rebuild.
+    publish("Tonight", block("section", "Sport", valid_from=now + timedelta(seconds=1)))
+    later = now + timedelta(minutes=5)
+    items = feeds.hard_filtered(
+        list(Feed.objects.get(key=feeds.DEFAULT_FEED_KEY).items),
+        live_rules().filters, now=later.timestamp(), labels=False,
+    )  # fmt: skip
+    assert items
+    assert not sport & {i["article_id"] for i in items}
+    assert selectors.articles_allowed(Article.objects.filter(pk__in=sport), live_rules().filters,
+                                      now=later).count() == 0  # fmt: skip
+
+
+def test_kinds_without_a_window_refuse_one() -> None:
+    rule_set = RuleSet.objects.create(name="Draft")
+    rule = Rule(rule_set=rule_set, kind="max_age", hours=24.0,
+                valid_until=timezone.now() + timedelta(days=1))  # fmt: skip
+    with pytest.raises(ValidationError) as raised:
+        rule.full_clean()
+    assert "valid_until" in raised.value.message_dict
+    read_rules()  # the memo still loads
