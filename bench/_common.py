@@ -77,8 +77,15 @@ def setup(*, database: str, threads: int, eager: bool, queue: str | None = None)
         os.environ["REDIS_URL"] = ensure_redis(stack)
     os.environ.setdefault("CELERY_BROKER_URL", os.environ["REDIS_URL"])
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1" if eager else "0"
+    # The run's queue, cache keys and workers (named after the queue) are its own, and their
+    # Redis keys are deleted when the stack shuts down (run_guarded).
+    run = queue or f"newsrec-bench-{os.getpid()}"
     if queue:
         os.environ["CELERY_QUEUE"] = queue
+    os.environ["CACHE_KEY_PREFIX"] = run
+    stack.env["REDIS_URL"] = os.environ["REDIS_URL"]
+    stack.env["CELERY_BROKER_URL"] = os.environ["CELERY_BROKER_URL"]
+    stack.redis_runs.append(run)
     # The benchmark database is throwaway; DEBUG stays off so that Django keeps no query log.
     os.environ.setdefault("SECRET_KEY", "newsrec-bench-only-not-a-secret")
     os.environ["DEBUG"] = "0"

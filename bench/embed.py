@@ -55,7 +55,7 @@ class Worker:
 
     def __init__(self, queue: str, *, concurrency: int = 1, threads: int = 1) -> None:
         self.queue = queue
-        self.name = f"bench-{os.getpid()}@{os.uname().nodename}"
+        self.name = f"{queue}@{os.uname().nodename}"  # its keys go with the queue's
         (ROOT / ".data").mkdir(exist_ok=True)
         self.log_path = ROOT / ".data" / "bench-worker.log"
         self._log = self.log_path.open("wb")
@@ -64,7 +64,7 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
              "-c", str(concurrency),
-             "--pool", "prefork", "-l", "WARNING", "-n", f"bench-{os.getpid()}@%h",
+             "--pool", "prefork", "-l", "WARNING", "-n", f"{queue}@%h",
              "--without-heartbeat", "--without-mingle", "--without-gossip"],
             cwd=ROOT, env={**os.environ, "DB_CONN_MAX_AGE": "60", **per_process},
             stdout=self._log,

@@ -262,7 +262,7 @@ class Workers:
     """One real Celery worker, prefork with ``concurrency`` processes, on this run's queue."""
 
     def __init__(self, queue: str, concurrency: int) -> None:
-        self.name = f"bench-rebuild-{os.getpid()}@{os.uname().nodename}"
+        self.name = f"{queue}@{os.uname().nodename}"  # its keys go with the queue's
         (ROOT / ".data").mkdir(exist_ok=True)
         self.log_path = ROOT / ".data" / "bench-rebuild-worker.log"
         self._log = self.log_path.open("wb")
@@ -270,7 +270,7 @@ class Workers:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
              "-c", str(concurrency), "--pool", "prefork", "-l", "INFO",
-             "-n", f"bench-rebuild-{os.getpid()}@%h", "--without-heartbeat", "--without-mingle",
+             "-n", f"{queue}@%h", "--without-heartbeat", "--without-mingle",
              "--without-gossip"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

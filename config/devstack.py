@@ -16,7 +16,9 @@ Progress goes to stderr: stdout carries only what a command is for (``env``'s ex
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -59,6 +61,8 @@ class Stack:
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     stop_postgres: Path | None = None
     stop_redis: subprocess.Popen[bytes] | None = None
+    # Names of this run's queues, cache prefixes and workers, whose Redis keys go on shutdown.
+    redis_runs: list[str] = field(default_factory=list)
 
     def spawn(
         self, name: str, args: list[str], env: dict[str, str] | None = None
@@ -79,6 +83,7 @@ class Stack:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        self.forget_runs()
         if self.stop_redis is not None and self.stop_redis.poll() is None:
             log("stopping redis")
             self.stop_redis.terminate()
@@ -86,6 +91,16 @@ class Stack:
         if self.stop_postgres is not None:
             log("stopping PostgreSQL")
             _pg_ctl(self.stop_postgres, ["-w", "-m", "fast", "stop"])
+
+    def forget_runs(self) -> None:
+        """Delete this run's keys from the cache's and the broker's Redis (never a FLUSHDB)."""
+        urls = {self.env.get("REDIS_URL"), self.env.get("CELERY_BROKER_URL")}
+        for url in sorted(u for u in urls if u and u.startswith(("redis://", "rediss://"))):
+            for run in self.redis_runs:
+                try:
+                    redis_forget_run(url, run)
+                except Exception as exc:  # Redis gone already: report, keep shutting down
+                    log(f"could not delete the Redis keys of {run}: {exc}")
 
 
 def _pg_ctl(pgdata: Path, args: list[str]) -> None:
@@ -244,7 +259,9 @@ def run_demo(stack: Stack, argv: list[str]) -> int:
     manage(stack, *demo_args)
     py_bin = Path(sys.executable).parent
     celery = str(py_bin / "celery")
-    worker_name = f"demo-{os.getpid()}@%h"
+    run = f"newsrec-demo-{os.getpid()}"  # the worker's name: its Redis entries go on exit
+    stack.redis_runs.append(run)
+    worker_name = f"{run}@%h"
     stack.spawn(
         "celery worker",
         [celery, "-A", "config", "worker", "-l", "INFO", "-n", worker_name],
@@ -277,25 +294,72 @@ def run_demo(stack: Stack, argv: list[str]) -> int:
 
 def run_tests(stack: Stack, argv: list[str]) -> int:
     # Own queue and cache keys: a test run never sees the demo's (or another run's) state.
+    # Queues and workers the tests start are named after it too; its keys go on shutdown.
     run = f"newsrec-test-{os.getpid()}"
     stack.env["CELERY_QUEUE"] = run
     stack.env["CACHE_KEY_PREFIX"] = run
-    try:
-        result = subprocess.run([sys.executable, "-m", "pytest", *argv], cwd=ROOT,
-                                env={**os.environ, **stack.env})  # fmt: skip
-    finally:
-        _redis_forget(stack.env["REDIS_URL"], f"{run}*")
+    stack.redis_runs.append(run)
+    result = subprocess.run([sys.executable, "-m", "pytest", *argv], cwd=ROOT,
+                            env={**os.environ, **stack.env})  # fmt: skip
     return result.returncode
 
 
-def _redis_forget(url: str, pattern: str) -> None:
-    """Delete the keys a test run left (its cache entries and its queue)."""
+_KOMBU_SEP = "\x06\x16"  # between routing key, pattern and queue in a kombu binding member
+_KOMBU_TABLES = ("_kombu.binding.", "_kombu.binding_permanent.")
+
+
+def belongs_to_run(name: str, run: str) -> bool:
+    """Whether a key, queue or worker name is ``run``'s: ``run`` itself, or ``run`` followed by
+    ``-`` (a queue or worker of the run), ``:`` (a cache key), ``@`` (a worker's node name) or
+    kombu's separator (a priority queue). ``newsrec-test-12`` does not own ``newsrec-test-123``."""
+    return name == run or (name.startswith(run) and name[len(run)] in "-:@\x06")
+
+
+def redis_forget_run(url: str, run: str) -> None:
+    """Delete what the run named ``run`` left in Redis, and nothing else.
+
+    Its keys (queues, cache entries), the kombu binding tables of its queues
+    (``_kombu.binding.<queue>``, ``_kombu.binding_permanent.<queue>``), and its entries in the
+    tables every run shares: the binding members of its workers' pidbox queues (left when a
+    worker is killed) and its unacknowledged messages (which a later consumer would otherwise
+    restore into a queue nobody reads).
+    """
     import redis
 
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=pattern, count=1000))
-    if keys:
-        client.delete(*keys)
+    client = redis.Redis.from_url(url, decode_responses=True)
+    escaped = re.sub(r"([*?\[\]\\])", r"\\\1", run)  # glob metacharacters
+    doomed = [
+        key
+        for prefix in ("", *_KOMBU_TABLES)
+        for key in client.scan_iter(match=f"{prefix}{escaped}*", count=1000)
+        if belongs_to_run(key.removeprefix(prefix), run)
+    ]
+    if doomed:
+        client.delete(*doomed)
+    for prefix in _KOMBU_TABLES:
+        for table in client.scan_iter(match=f"{prefix}*", count=1000, _type="SET"):
+            members = [
+                member
+                for member in client.sscan_iter(table, count=1000)
+                if belongs_to_run(member.rpartition(_KOMBU_SEP)[2], run)
+            ]
+            if members:
+                client.srem(table, *members)
+    deadlines: list[str] = client.zrange("_kombu.binding_deadlines", 0, -1)  # type: ignore[assignment]
+    stale = [name for name in deadlines if belongs_to_run(name, run)]
+    if stale:
+        client.zrem("_kombu.binding_deadlines", *stale)
+    tags = []
+    for tag, entry in client.hscan_iter("unacked", count=1000):
+        try:
+            _message, exchange, routing_key = json.loads(entry)
+        except (ValueError, TypeError):
+            continue
+        if belongs_to_run(str(exchange or routing_key), run):
+            tags.append(tag)
+    if tags:
+        client.hdel("unacked", *tags)
+        client.zrem("unacked_index", *tags)
 
 
 def main(argv: list[str] | None = None) -> int:

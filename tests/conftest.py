@@ -40,7 +40,7 @@ def celery_worker(
     log = open(ROOT / ".data" / "test-worker.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "1",
-         "--pool", "prefork", "-l", "INFO", "-n", f"test-{os.getpid()}@%h", "--without-heartbeat",
+         "--pool", "prefork", "-l", "INFO", "-n", f"{queue}-{os.getpid()}@%h", "--without-heartbeat",
          "--without-mingle", "--without-gossip"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
@@ -49,7 +49,7 @@ def celery_worker(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         replies = app.control.ping(
-            timeout=0.5, destination=[f"test-{os.getpid()}@{os.uname().nodename}"]
+            timeout=0.5, destination=[f"{queue}-{os.getpid()}@{os.uname().nodename}"]
         )
         if replies:
             break

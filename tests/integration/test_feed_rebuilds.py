@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -57,6 +58,12 @@ def test_concurrent_rebuilds_of_one_reader_never_interleave(catalogue: list[Any]
     assert 1 <= feed.version <= 6
     ids = [item["article_id"] for item in feed.items]
     assert len(ids) == len(set(ids)) >= 20
+
+
+def _queue_of_this_run(purpose: str) -> str:
+    """A queue named after the run's own (``newsrec-test-<pid>`` under ``make test``), so that
+    the run's Redis clean-up (config.devstack.redis_forget_run) also deletes its keys."""
+    return f"{django_settings.CELERY_TASK_DEFAULT_QUEUE}-{purpose}-{os.getpid()}"
 
 
 def _spawn_worker(queue: str, name: str) -> subprocess.Popen[bytes]:
@@ -118,12 +125,12 @@ def _all_rebuilt(ids: list[int]) -> bool:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_rebuild_loses_nothing(catalogue: list[Any]) -> None:
-    queue = f"kill-test-{os.getpid()}"
+    queue = _queue_of_this_run("kill")
     ids = _rebuilds_queued(catalogue, 40, queue)
     # Killed inside the fifth task. (Killed between two tasks instead, a Redis broker can
     # lose the message being fetched.)
     with _rebuild_lock_held(ids[4]):
-        first = _spawn_worker(queue, f"kill-first-{os.getpid()}")
+        first = _spawn_worker(queue, f"{queue}-first")
         try:
             assert wait_for(_advisory_lock_awaited, timeout=90, interval=0.05)
         finally:
@@ -135,7 +142,7 @@ def test_a_worker_killed_mid_rebuild_loses_nothing(catalogue: list[Any]) -> None
     assert Feed.objects.filter(reader_id__in=ids).count() == len(ids)
     assert not Feed.objects.filter(reader_id__in=ids, items=[]).exists()
     time.sleep(3.5)  # past the visibility timeout: the killed worker's task is redelivered
-    second = _spawn_worker(queue, f"kill-second-{os.getpid()}")
+    second = _spawn_worker(queue, f"{queue}-second")
     try:
         assert wait_for(lambda: _all_rebuilt(ids), timeout=120)
     finally:
@@ -150,9 +157,9 @@ def test_a_pool_process_killed_mid_rebuild_is_redone_by_its_worker(catalogue: li
     goes back to the queue (task_reject_on_worker_lost) and the same worker redoes it."""
     import psutil
 
-    queue = f"oom-test-{os.getpid()}"
+    queue = _queue_of_this_run("oom")
     ids = _rebuilds_queued(catalogue, 12, queue)
-    worker = _spawn_worker(queue, f"oom-{os.getpid()}")
+    worker = _spawn_worker(queue, queue)
     try:
         with _rebuild_lock_held(ids[4]):
             assert wait_for(_advisory_lock_awaited, timeout=90, interval=0.05)
