@@ -195,7 +195,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # a JSON API, no forms
+    # A JSON API, no forms; bodies nested deeper than any request of the API are a 400.
+    "DEFAULT_PARSER_CLASSES": ["newsrec.api.parsers.BoundedJSONParser"],
     # Counted in the Redis cache: per API key, per logged-in reader, per anonymous IP address;
     # "auth" limits password guesses at POST /api/v1/auth/token/. Excess requests get a 429 with
     # Retry-After. The bench and load tests raise them with API_RATE_*=off.

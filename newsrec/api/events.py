@@ -14,7 +14,6 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +23,7 @@ from newsrec import readers
 from newsrec.api import examples
 from newsrec.api.authentication import ApiKeyAuthentication
 from newsrec.api.errors import ErrorSerializer
+from newsrec.api.parsers import BoundedJSONParser
 from newsrec.api.permissions import IsReader
 from newsrec.conf import newsrec_settings
 from newsrec.events import device_from_user_agent, events_ingest
@@ -171,7 +171,7 @@ class EventsView(APIView):
         BeaconSessionAuthentication,
     ]
     permission_classes = [CanWriteEvents]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     @extend_schema(
         request=EventBatchSerializer,
