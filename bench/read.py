@@ -8,7 +8,7 @@ database (default newsrec_bench_read) holding the demo articles with real embedd
 between runs) and 50 anonymous readers (replaced each run) with reading histories, profiles and
 built feeds. 50 clients, each with its own reader's signed cookie, fetch each endpoint: closed
 loop (saturation), then paced at half that rate. The project has no static JSON endpoint, so the
-floor is /healthz/ (plain text, one SELECT 1). Prints one JSON object per gunicorn set-up.
+floor is /healthz/ (plain text, no query). Prints one JSON object per gunicorn set-up.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ TARGET_P95_MS = {"api_feed": 15.0, "home": 40.0}  # issue #6
 READER_PREFIX = "cookie:bench-read-"
 SECTION = "Sport"  # a demo section; its page runs under a rule set of its own (issue #5)
 ENDPOINTS = {
-    # /healthz/ is the floor: the same stack (gunicorn, middleware, one SELECT 1) with no work.
+    # /healthz/ is the floor: the same stack (gunicorn, middleware) with no work, no query.
     # The project has no static JSON endpoint; this one answers plain text.
     "floor_healthz": "/healthz/",
     "api_feed": "/api/v1/feeds/me/",

@@ -86,6 +86,10 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_DIVERSITY": {"MMR_LAMBDA": 0.8, "SECTION_CAP": 3, "SECTION_CAP_TOP": 10},
     # Seconds a client is told to wait (Retry-After) when the database is unreachable (503).
     "UNAVAILABLE_RETRY_AFTER": 30,
+    # /readyz/: seconds each network check (broker, worker ping) may take; not ready when the
+    # default feed follows older rules than the live ones and is older than this (seconds).
+    "READY_TIMEOUT": 1.0,
+    "READY_FEED_LAG_SECONDS": 1800,
 }
 
 IMPORT_STRINGS = {"EMBEDDER", "ADAPTER"}

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from newsrec import views
+from newsrec import health, views
 
 app_name = "newsrec"
 
@@ -16,5 +16,6 @@ urlpatterns = [
     path("privacy/personalisation/", views.privacy_personalisation, name="privacy-personalisation"),
     path("privacy/export/", views.privacy_export, name="privacy-export"),
     path("privacy/erase/", views.privacy_erase, name="privacy-erase"),
-    path("healthz/", views.healthz, name="healthz"),
+    path("healthz/", health.healthz, name="healthz"),
+    path("readyz/", health.readyz, name="readyz"),
 ]
