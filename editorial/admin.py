@@ -161,6 +161,8 @@ class RuleSetAdmin(AuditedAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         rule_set = form.instance
+        for warning in selectors.target_warnings(rule_set.rules.order_by("pk")):
+            self.message_user(request, warning, messages.WARNING)
         if change and rule_set.status in (RuleSetStatus.PUBLISHED, RuleSetStatus.SCHEDULED):
             # A senior editor changed a published set in place: keep that state as a version.
             try:
@@ -266,6 +268,7 @@ class RuleSetAdmin(AuditedAdmin):
             "rule_set": rule_set,
             "form": form,
             "allow_personal": allow_personal,
+            "target_warnings": selectors.target_warnings(rule_set.rules.order_by("pk")),
             "live_set": RuleSet.objects.live().site().first(),
             "scope_live_set": None
             if rule_set.is_site_wide
@@ -324,6 +327,9 @@ class RuleSetAdmin(AuditedAdmin):
             "title": "Editors' dashboard",
             "live_set": live_set,
             "live_layers": live_set is not None and layers_over_standing(live_set),
+            "target_warnings": selectors.target_warnings(
+                Rule.objects.filter(rule_set__is_live=True).order_by("rule_set", "pk")
+            ),
             "standing_set": RuleSet.objects.standing().site().first(),
             "scoped_live": RuleSet.objects.live()
             .exclude(scope=Scope.SITE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -168,3 +169,56 @@ def section_mix(*, top: int = 10) -> tuple[int, dict[str, float]]:
     total = sum(n for _, n in rows)
     feeds = Feed.objects.count()
     return feeds, {s or "(none)": n / total for s, n in rows} if total else {}
+
+
+# --- Targets that match nothing (typos) ----------------------------------------------------
+
+
+def _known_values(field: str) -> list[str]:
+    """Every section, tag or author of a live article (what a rule can match)."""
+    live = Article.objects.published()
+    if field == "section":
+        return list(live.exclude(section="").values_list("section", flat=True).distinct())
+    column = ARRAY_FIELDS[field]
+    return list(
+        live.annotate(value=Func(F(column), function="unnest"))
+        .values_list("value", flat=True)
+        .distinct()
+        .order_by()
+    )
+
+
+def _matches(field: str, value: str) -> bool:
+    live = Article.objects.published()
+    if field == "section":
+        return live.filter(section=value).exists()
+    return live.filter(**{f"{ARRAY_FIELDS[field]}__contains": [value]}).exists()
+
+
+def target_warnings(rules: Iterable[Any]) -> list[str]:
+    """What editors should hear about rules whose target matches no live article (a typo such
+    as "Sciense", or an article that is not live), with a "did you mean" where one is close."""
+    import difflib
+
+    warnings: list[str] = []
+    known: dict[str, list[str]] = {}
+    for rule in rules:
+        value = (rule.target_value or "").strip()
+        if not rule.enabled or not value:
+            continue
+        if rule.target_field == "article":
+            pk = ascii_int(value, low=1)
+            if pk is not None and not Article.objects.published().filter(pk=pk).exists():
+                warnings.append(f"{rule}: article #{pk} is not live, so the rule does nothing.")
+            continue
+        if rule.target_field not in ("section", *ARRAY_FIELDS) or _matches(rule.target_field, value):
+            continue
+        names = known.setdefault(rule.target_field, _known_values(rule.target_field))
+        by_lower = {name.lower(): name for name in names}
+        close = difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.6)
+        hint = f" Did you mean “{by_lower[close[0]]}”?" if close else ""
+        warnings.append(
+            f"{rule}: no live article has the {rule.target_field} “{value}”, so the rule "
+            f"matches nothing.{hint}"
+        )
+    return warnings

@@ -254,3 +254,36 @@ def test_kinds_without_a_window_refuse_one() -> None:
         rule.full_clean()
     assert "valid_until" in raised.value.message_dict
     read_rules()  # the memo still loads
+
+
+# --- 5. Typos get a warning ----------------------------------------------------------------------
+
+
+def test_a_target_that_matches_nothing_is_saved_with_a_did_you_mean_warning(
+    admin_client: Client,
+) -> None:
+    from tests.integration.test_editorial_admin import form_data
+
+    make_catalogue(SECTIONS, 12)
+    make_article(title="Tagged", section="Science", tags=["climate"])
+    rules = [
+        {"kind": "boost", "target_field": "section", "target_value": "Sciense", "strength": "3"},
+        {"kind": "block", "target_field": "tag", "target_value": "NoSuchTagAtAll",
+         "strength": "never"},
+        {"kind": "boost", "target_field": "tag", "target_value": "climate", "strength": "3"},
+    ]  # fmt: skip
+    response = admin_client.post("/admin/editorial/ruleset/add/", form_data(rules), follow=True)
+    text = response.content.decode()
+    assert "no live article has the section “Sciense”" in text
+    assert "Did you mean “Science”?" in text
+    assert "“NoSuchTagAtAll”" in text
+    assert "“climate”" not in text  # a tag that matches is not reported
+    rule_set = RuleSet.objects.get()
+    assert rule_set.rules.count() == 3  # saved: a warning, not an error
+
+    page = admin_client.get(f"/admin/editorial/ruleset/{rule_set.pk}/preview/").content.decode()
+    assert "Did you mean “Science”?" in page
+    services.ruleset_publish(rule_set=rule_set)
+    dashboard = admin_client.get("/admin/editorial/ruleset/dashboard/").content.decode()
+    assert "Rules that match no live article" in dashboard
+    assert "“Sciense”" in dashboard
