@@ -211,7 +211,8 @@ def target_warnings(rules: Iterable[Any]) -> list[str]:
             if pk is not None and not Article.objects.published().filter(pk=pk).exists():
                 warnings.append(f"{rule}: article #{pk} is not live, so the rule does nothing.")
             continue
-        if rule.target_field not in ("section", *ARRAY_FIELDS) or _matches(rule.target_field, value):
+        field = rule.target_field
+        if field not in ("section", *ARRAY_FIELDS) or _matches(field, value):
             continue
         names = known.setdefault(rule.target_field, _known_values(rule.target_field))
         by_lower = {name.lower(): name for name in names}
