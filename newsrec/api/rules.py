@@ -1,7 +1,8 @@
-"""Editorial rules over the API: read rule sets and rules; edit rules of sets that are not live.
+"""Editorial rules over the API: read rule sets and rules; edit the rules of draft sets.
 
-The live set is changed through the editors' admin (publishing, scheduling, audit); the API
-edits the others, e.g. a CMS preparing an "Election night" set ahead of time.
+Published, scheduled and live sets change only through a senior editor's publish in the
+editors' admin (publishing, scheduling, audit); the API edits drafts, e.g. a CMS preparing an
+"Election night" set ahead of time.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from editorial.audit import audit_actor
-from editorial.models import AuditSource, Rule, RuleSet
+from editorial.models import AuditSource, Rule, RuleSet, RuleSetStatus
 from newsrec.api import examples
 from newsrec.api.permissions import CanManageRulesOrReadOnly
 from newsrec.models import DeviceClass
 from newsrec.numbers import ascii_int
 
 LIVE_SET_MESSAGE = (
-    "The live rule set cannot be changed over the API: edit another set, then make it live in "
-    "the editors' admin."
+    "Only draft rule sets can be changed over the API: a published, scheduled or live set "
+    "changes only through a senior editor's publish in the editors' admin. Edit a draft (copy "
+    "the set in the admin), then have it published."
 )
 
 
@@ -50,7 +52,7 @@ class RuleSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created", "modified"]
 
     def validate_rule_set(self, value: RuleSet) -> RuleSet:
-        if value.is_live:
+        if not value.is_draft or value.is_live:
             raise ValidationError(LIVE_SET_MESSAGE)
         return value
 
@@ -73,7 +75,7 @@ class RuleSetSerializer(serializers.ModelSerializer):
         model = RuleSet
         fields = [
             "id", "name", "description", "status", "is_live", "scope", "scope_value",
-            "starts_at", "ends_at", "created", "modified", "rules",
+            "starts_at", "ends_at", "replaces_standing", "created", "modified", "rules",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -97,7 +99,11 @@ class _RuleWrites(generics.GenericAPIView):
 
     @staticmethod
     def _refuse_live(rule: Rule) -> None:
-        if RuleSet.objects.filter(pk=rule.rule_set_id, is_live=True).exists():
+        """Published and scheduled sets are what a senior published: never edited here."""
+        editable = RuleSet.objects.filter(
+            pk=rule.rule_set_id, status=RuleSetStatus.DRAFT, is_live=False
+        )
+        if not editable.exists():
             raise ValidationError({"rule_set": [LIVE_SET_MESSAGE]})
 
 
@@ -138,14 +144,14 @@ class RuleSetDetailView(generics.RetrieveAPIView):
     post=extend_schema(
         examples=[examples.RULE_REQUEST, examples.RULE],
         description=(
-            "Needs staff or the manage-rules scope. The set must not be live. Each kind needs "
+            "Needs staff or the manage-rules scope. The set must be a draft. Each kind needs "
             "its own parameters (boost: target and factor; pin: article id and slot; ...): "
             "missing or contradictory ones are answered 400 with a message per field."
         ),
     ),
 )
 class RuleListCreateView(_RuleWrites, generics.ListCreateAPIView):
-    """Rules, optionally of one set; POST adds a rule to a set that is not live."""
+    """Rules, optionally of one set; POST adds a rule to a draft set."""
 
     serializer_class = RuleSerializer
     permission_classes = [CanManageRulesOrReadOnly]
@@ -166,10 +172,10 @@ class RuleListCreateView(_RuleWrites, generics.ListCreateAPIView):
     get=extend_schema(examples=[examples.RULE]),
     put=extend_schema(examples=[examples.RULE_REQUEST, examples.RULE]),
     patch=extend_schema(examples=[examples.RULE_PATCH, examples.RULE]),
-    delete=extend_schema(description="Needs staff or manage-rules; not in the live set."),
+    delete=extend_schema(description="Needs staff or manage-rules; only in a draft set."),
 )
 class RuleDetailView(_RuleWrites, generics.RetrieveUpdateDestroyAPIView):
-    """One rule; PUT/PATCH/DELETE change it unless its set is live."""
+    """One rule; PUT/PATCH/DELETE change it while its set is a draft."""
 
     serializer_class = RuleSerializer
     permission_classes = [CanManageRulesOrReadOnly]

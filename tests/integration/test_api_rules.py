@@ -152,7 +152,7 @@ def test_the_live_set_is_read_only(editor: APIClient, draft: RuleSet, live: Rule
     rule = Rule.objects.create(rule_set=live, kind="max_age", hours=48)
     into_live = editor.post(RULES, _boost(live), format="json")
     assert into_live.status_code == 400
-    assert "live rule set" in into_live.json()["errors"]["rule_set"][0]
+    assert "Only draft rule sets" in into_live.json()["errors"]["rule_set"][0]
     assert editor.patch(f"{RULES}{rule.pk}/", {"hours": 1}, format="json").status_code == 400
     moved = editor.patch(f"{RULES}{rule.pk}/", {"rule_set": draft.pk}, format="json")
     assert moved.status_code == 400
@@ -163,6 +163,31 @@ def test_the_live_set_is_read_only(editor: APIClient, draft: RuleSet, live: Rule
     assert (
         editor.patch(f"{RULES}{mine.pk}/", {"rule_set": live.pk}, format="json").status_code == 400
     )
+
+
+def test_a_scheduled_set_is_read_only_until_it_goes_live(editor: APIClient) -> None:
+    """A senior scheduled it: what goes live is what the senior published (#12.7)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from editorial import services
+
+    night = RuleSet.objects.create(
+        name="Election night", starts_at=timezone.now() + timedelta(days=1),
+        ends_at=timezone.now() + timedelta(days=2),
+    )  # fmt: skip
+    rule = Rule.objects.create(rule_set=night, kind="max_age", hours=48)
+    services.ruleset_publish(rule_set=night)
+    night.refresh_from_db()
+    assert night.status == "scheduled"
+    assert not night.is_live
+    assert editor.post(RULES, _boost(night), format="json").status_code == 400
+    assert editor.patch(f"{RULES}{rule.pk}/", {"hours": 1}, format="json").status_code == 400
+    assert editor.delete(f"{RULES}{rule.pk}/").status_code == 400
+    rule.refresh_from_db()
+    assert rule.hours == 48
+    assert list(night.rules.all()) == [rule]
 
 
 def test_writing_needs_manage_rules_or_staff(draft: RuleSet) -> None:
