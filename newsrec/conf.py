@@ -37,8 +37,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_URL_CHARS": 2_000,
     "MAX_TAGS": 50,
     "MAX_AUTHORS": 20,
-    # Rows per POST/PUT /api/v1/articles/ request.
+    # Rows per POST/PUT /api/v1/articles/ request, and the largest such request body (bytes,
+    # answered 413 beyond): 150 rows at MAX_BODY_CHARS of plain text, or 500 of 60,000. Django's
+    # DATA_UPLOAD_MAX_MEMORY_SIZE does not apply to it (it limits the API's other bodies).
     "API_MAX_BATCH": 500,
+    "API_MAX_BODY_BYTES": 32 * 1024 * 1024,
     # Number of related articles shown on article pages and returned by the API by default.
     "RELATED_LIMIT": 6,
     # HNSW search breadth for related-article queries (higher = better recall, slower).

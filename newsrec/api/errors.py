@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, serializers, status
@@ -66,6 +67,8 @@ def _json(status_code: int, code: str, message: str) -> JsonResponse:
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):  # a body read before the API's parser
+            return _json(413, "too_large", "The request body is too large.")
         return _json(400, "bad_request", "The request could not be understood.")
     return defaults.bad_request(request, exception)
 

@@ -173,6 +173,10 @@ class EventsView(APIView):
     permission_classes = [CanWriteEvents]
     parser_classes = [BoundedJSONParser]
 
+    @property
+    def max_body_bytes(self) -> int:
+        return int(newsrec_settings.EVENTS_MAX_BODY_BYTES)
+
     @extend_schema(
         request=EventBatchSerializer,
         responses={
@@ -201,21 +205,7 @@ class EventsView(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        limit_bytes = int(newsrec_settings.EVENTS_MAX_BODY_BYTES)
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > limit_bytes:
-            return Response(
-                {
-                    "code": "too_large",
-                    "message": f"The body exceeds {limit_bytes} bytes.",
-                    "errors": {},
-                },
-                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
-        body = request.data
+        body = request.data  # BoundedJSONParser answers 413 beyond max_body_bytes
         claimed: Any = None
         if isinstance(body, dict):
             unknown = set(body) - {"events", "reader_id"}

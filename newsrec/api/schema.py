@@ -72,6 +72,7 @@ ERRORS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
         {},
     ),
     "404": ("Not found", "not_found", "Not found.", {}),
+    "413": ("Body too large", "too_large", "The body exceeds 33554432 bytes.", {}),
     "429": (
         "Too many requests",
         "throttled",
@@ -106,8 +107,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -
     """Document the error shape on every operation: the statuses it can answer besides success.
 
     401 (bad credentials), 403 and 429 apply everywhere; 400 where the caller sends parameters
-    or a body; 404 where the path names an object or takes a page cursor. Statuses a view
-    documents itself are kept.
+    or a body, 413 where it sends a body; 404 where the path names an object or takes a page
+    cursor. Statuses a view documents itself are kept.
     """
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for path, operations in result.get("paths", {}).items():
@@ -117,6 +118,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -
             params = operation.get("parameters", [])
             if operation.get("requestBody") or any(p.get("in") == "query" for p in params):
                 statuses.append("400")
+            if operation.get("requestBody"):
+                statuses.append("413")  # the endpoint's body limit, see newsrec.api.parsers
             if "{" in path or any(p.get("name") == "cursor" for p in params):
                 statuses.append("404")  # no such object, or a cursor that is not ours
             for status in statuses:

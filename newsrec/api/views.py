@@ -94,6 +94,11 @@ class ArticleListUpsertView(generics.ListAPIView):
     permission_classes = [CanManageArticlesOrReadOnly]
     pagination_class = ArticleCursorPagination
 
+    @property
+    def max_body_bytes(self) -> int:
+        """Read by BoundedJSONParser: a batch may be larger than Django's upload limit."""
+        return int(newsrec_settings.API_MAX_BODY_BYTES)
+
     def get_queryset(self) -> Any:
         params = ArticleFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
@@ -116,9 +121,10 @@ class ArticleListUpsertView(generics.ListAPIView):
         examples=[UPSERT_EXAMPLE, examples.UPSERT_REPORT],
         parameters=[OpenApiParameter("dry_run", bool, description="Validate only, store nothing.")],
         description=(
-            "Batch upsert by external id (at most NEWSREC['API_MAX_BATCH'] rows). Valid rows are "
-            "stored even when others are rejected; each rejected row is listed with its reasons. "
-            "Needs a staff session or an API key with the manage-articles scope."
+            "Batch upsert by external id: at most NEWSREC['API_MAX_BATCH'] (500) rows and "
+            "NEWSREC['API_MAX_BODY_BYTES'] (32 MiB) per request; a larger body is a 413. Valid "
+            "rows are stored even when others are rejected; each rejected row is listed with its "
+            "reasons. Needs a staff session or an API key with the manage-articles scope."
         ),
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
