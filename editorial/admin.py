@@ -314,6 +314,11 @@ class RuleSetAdmin(AuditedAdmin):
         from newsrec.feeds import fanout_progress
 
         self._need(request, "editorial.view_ruleset")
+        compliance = None
+        if request.GET.get("check"):  # on demand: it reads pages for a few readers
+            from editorial.compliance import feeds_check
+
+            compliance = feeds_check(sample=5, sections=3)
         feeds_count, mix = selectors.section_mix()
         # Sections in one fixed order, so that each keeps its colour from sample to sample.
         history = [
@@ -327,6 +332,7 @@ class RuleSetAdmin(AuditedAdmin):
             "title": "Editors' dashboard",
             "live_set": live_set,
             "live_layers": live_set is not None and layers_over_standing(live_set),
+            "compliance": compliance,
             "target_warnings": selectors.target_warnings(
                 Rule.objects.filter(rule_set__is_live=True).order_by("rule_set", "pk")
             ),
