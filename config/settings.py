@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "newsrec.middleware.RequestMetricsMiddleware",  # first: times everything below it
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "newsrec.middleware.DatabaseUnavailableMiddleware",  # 503 + Retry-After while the DB is down
@@ -253,6 +254,8 @@ SPECTACULAR_SETTINGS = {
 NEWSREC: dict[str, object] = {}
 if os.environ.get("NEWSREC_EMBEDDING_MODEL"):
     NEWSREC["EMBEDDING_MODEL"] = os.environ["NEWSREC_EMBEDDING_MODEL"]
+if os.environ.get("METRICS_ALLOWED_IPS"):  # who may read /metrics besides staff users
+    NEWSREC["METRICS_ALLOWED_IPS"] = env_list("METRICS_ALLOWED_IPS", "")
 
 # --- Production hardening (`manage.py check --deploy` is clean with DEBUG=0 behind HTTPS) ----
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

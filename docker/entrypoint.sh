@@ -9,9 +9,14 @@ case "$command" in
     web)
         # Migrations run here only, so worker and beat wait for a healthy web (see compose.yml).
         python manage.py migrate --noinput
+        # Prometheus counters of all gunicorn workers, merged by /metrics; emptied at each start
+        # so that a previous run's files are not summed into this one's.
+        export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/newsrec-metrics}"
+        rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
         # gthread: sync workers close every connection after one request and queue behind
         # slow clients; threads keep connections alive and overlap database waits (bench/read.py).
         exec gunicorn config.wsgi \
+            --config python:config.gunicorn \
             --bind "0.0.0.0:${PORT:-8000}" \
             --workers "${WEB_CONCURRENCY:-2}" \
             --worker-class gthread \

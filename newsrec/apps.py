@@ -25,6 +25,7 @@ class NewsrecConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported for their side effects: system checks and the login merge receiver.
-        from newsrec import checks, receivers  # noqa: F401
+        from newsrec import checks, metrics, receivers  # noqa: F401
 
+        metrics.connect_signals()
         connection_created.connect(hnsw_session_setup, dispatch_uid="newsrec-hnsw-session")

@@ -93,6 +93,8 @@ DEFAULTS: dict[str, Any] = {
     # default feed follows older rules than the live ones and is older than this (seconds).
     "READY_TIMEOUT": 1.0,
     "READY_FEED_LAG_SECONDS": 1800,
+    # Client addresses or networks ("10.0.0.0/8") that may read /metrics; staff users always may.
+    "METRICS_ALLOWED_IPS": ["127.0.0.1", "::1"],
 }
 
 IMPORT_STRINGS = {"EMBEDDER", "ADAPTER"}

@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from newsrec.conf import newsrec_settings
 from newsrec.ingest import datetime_problem, echo_safe, text_problem
+from newsrec.metrics import events_count
 from newsrec.models import Article, DeviceClass, Event, EventKind, Reader, ReferrerType
 
 MAX_EVENT_BYTES = 4_096  # one event's JSON; real events are a few hundred bytes
@@ -350,4 +351,5 @@ def events_ingest(
         # The statement has committed (or commits with the caller's transaction, after which
         # profile_schedule's on_commit sends the task).
         profile_schedule(reader=reader)
+    events_count(report.results)
     return report

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from newsrec import health, views
+from newsrec import health, metrics, views
 
 app_name = "newsrec"
 
@@ -18,4 +18,5 @@ urlpatterns = [
     path("privacy/erase/", views.privacy_erase, name="privacy-erase"),
     path("healthz/", health.healthz, name="healthz"),
     path("readyz/", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),  # Prometheus's default path, no slash
 ]

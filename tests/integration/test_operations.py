@@ -8,13 +8,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from celery import current_app
+from celery import current_app, shared_task
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client, override_settings
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from editorial.models import RulesState
 from newsrec.models import Feed
+from tests.factories import make_article
 
 
 @pytest.fixture
@@ -184,3 +187,106 @@ def test_readyz_compares_stored_feeds_with_the_live_rules(
         "default_feed_rules_version": live - behind,
     }
     assert response.status_code == (200 if ready else 503)
+
+
+# --- /metrics (#14.17) ----------------------------------------------------------------------
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.mark.django_db
+def test_request_latency_is_labelled_by_view_name_not_path() -> None:
+    def count(view: str, status: str) -> float:
+        labels = {"view": view, "method": "GET", "status": status}
+        return sample("newsrec_request_duration_seconds_count", **labels)
+
+    before = (count("newsrec:healthz", "200"), count("newsrec:article", "404"))
+    Client().get("/healthz/")
+    Client().get("/articles/987654/")
+    Client().get("/articles/987655/")
+    assert count("newsrec:healthz", "200") == before[0] + 1
+    assert count("newsrec:article", "404") == before[1] + 2
+    body = Client().get("/metrics").content.decode()
+    assert (
+        'newsrec_request_duration_seconds_bucket{le="0.005",method="GET",status="200",view="newsrec:healthz"}'
+        in body
+    )
+    assert "/articles/987654/" not in body
+
+
+@pytest.mark.django_db
+def test_events_are_counted_by_outcome() -> None:
+    article = make_article()
+    good = {"event_id": "ev-ops-1", "kind": "click", "article_id": article.pk,
+            "occurred_at": timezone.now().isoformat()}  # fmt: skip
+    before = {s: sample("newsrec_events_total", status=s) for s in ("accepted", "rejected")}
+    response = Client().post(
+        "/api/v1/events/",
+        {"events": [good, {**good, "event_id": "ev-ops-2", "kind": "teleport"}]},
+        content_type="application/json",
+    )
+    assert response.status_code in {200, 207}, response.content
+    assert sample("newsrec_events_total", status="accepted") == before["accepted"] + 1
+    assert sample("newsrec_events_total", status="rejected") == before["rejected"] + 1
+
+
+@shared_task(name="tests.operations.fails")
+def fails() -> None:
+    raise RuntimeError("a task that fails")
+
+
+def failures_scraped(body: str) -> float:
+    line = next(
+        x
+        for x in body.splitlines()
+        if x.startswith('newsrec_task_failures_total{task="tests.operations.fails"}')
+    )
+    return float(line.rsplit(" ", 1)[1])
+
+
+@pytest.mark.django_db
+def test_task_failures_are_counted_where_every_process_reads_them() -> None:
+    body = Client().get("/metrics").content.decode()
+    assert 'newsrec_task_failures_total{task="editorial.tasks.rulesets_switch_due"}' in body
+    before = failures_scraped(body)
+    fails.apply()  # the task_failure signal fires as in a worker
+    fails.apply()
+    assert failures_scraped(Client().get("/metrics").content.decode()) == before + 2
+
+
+@pytest.mark.django_db
+def test_scrape_time_gauges_for_feed_age_and_fanout(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = timezone.now()
+    Feed.objects.create(key="default", built_at=now - timedelta(minutes=10))
+    Feed.objects.create(key="reader:a", built_at=now - timedelta(hours=2))
+    progress = {"run_id": "r1", "total": 1000, "started": 0.0, "done": 250,
+                "elapsed_seconds": 60.0, "eta_seconds": 180.0}  # fmt: skip
+    monkeypatch.setattr("newsrec.feeds.fanout_progress", lambda: progress)
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in Client().get("/metrics").content.decode().splitlines()
+        if line.startswith(("newsrec_feed_age", "newsrec_fanout", "newsrec_scrape_ok"))
+    }
+    assert values['newsrec_feed_age_seconds{feed="oldest"}'] == pytest.approx(7200, abs=30)
+    assert values['newsrec_feed_age_seconds{feed="default"}'] == pytest.approx(600, abs=30)
+    assert values['newsrec_feed_age_seconds{feed="newest"}'] == pytest.approx(600, abs=30)
+    assert values["newsrec_fanout_readers_total"] == 1000
+    assert values["newsrec_fanout_readers_done"] == 250
+    assert values["newsrec_fanout_eta_seconds"] == 180
+    assert values['newsrec_scrape_ok{part="feeds"}'] == 1
+
+
+@pytest.mark.django_db
+def test_metrics_are_refused_to_other_addresses_unless_staff() -> None:
+    assert Client().get("/metrics").status_code == 200  # the test client is 127.0.0.1
+    outside = Client(REMOTE_ADDR="203.0.113.7")
+    assert outside.get("/metrics").status_code == 403
+    outside.force_login(User.objects.create_user("reader", password="x"))
+    assert outside.get("/metrics").status_code == 403
+    outside.force_login(User.objects.create_user("ops", password="x", is_staff=True))
+    assert outside.get("/metrics").status_code == 200
+    with override_settings(NEWSREC={"METRICS_ALLOWED_IPS": ["203.0.113.0/24"]}):
+        assert Client(REMOTE_ADDR="203.0.113.7").get("/metrics").status_code == 200
+        assert Client().get("/metrics").status_code == 403
