@@ -1,8 +1,10 @@
 """URLs of the runnable site: reader pages, admin, API and its docs."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from config import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -11,6 +13,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("", include("newsrec.urls")),
+    path("favicon.ico", views.favicon, name="favicon"),
+    # Last: unknown reader URLs get the site's 404 page even with DEBUG on (the demo's setting);
+    # the API and the admin keep their own answers.
+    re_path(r"^(?!api/|admin/)(?P<path>.*)$", views.page_not_found, name="not-found"),
 ]
 
 # JSON errors under /api/, Django's HTML pages elsewhere.
