@@ -3,10 +3,13 @@
 DRF exceptions go through ``exception_handler``; requests under ``/api/`` that never reach a DRF
 view (no such URL, a crash, a bad request rejected by Django) get the same shape from the
 ``handler*`` views that ``config.urls`` installs, while other paths keep Django's HTML pages.
+With DEBUG on Django shows its own pages instead of calling those views:
+``newsrec.api.middleware.ApiJsonErrorsMiddleware`` answers JSON under ``/api/`` then too.
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -67,25 +70,43 @@ def _json(status_code: int, code: str, message: str) -> JsonResponse:
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
-        if isinstance(exception, RequestDataTooBig):  # a body read before the API's parser
-            return _json(413, "too_large", "The request body is too large.")
-        return _json(400, "bad_request", "The request could not be understood.")
+        # A body read before the API's parser and beyond Django's limit: a 413, as the parser says.
+        return api_error_response(request, 413 if isinstance(exception, RequestDataTooBig) else 400)
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
-        return _json(403, "permission_denied", "You do not have permission to do this.")
+        return api_error_response(request, 403)
     return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
-        return _json(404, "not_found", f"No API endpoint at {request.path}.")
+        return api_error_response(request, 404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
-        return _json(500, "server_error", "Internal server error; it has been logged.")
+        return api_error_response(request, 500)
     return defaults.server_error(request)
+
+
+def api_error_response(request: HttpRequest, status_code: int) -> JsonResponse:
+    """The JSON answer of a handler* view for ``status_code`` (others: the reason phrase)."""
+    if status_code == 400:
+        return _json(400, "bad_request", "The request could not be understood.")
+    if status_code == 403:
+        return _json(403, "permission_denied", "You do not have permission to do this.")
+    if status_code == 404:
+        return _json(404, "not_found", f"No API endpoint at {request.path}.")
+    if status_code == 413:
+        return _json(413, "too_large", "The request body is too large.")
+    if status_code >= 500:
+        return _json(status_code, "server_error", "Internal server error; it has been logged.")
+    try:
+        phrase = HTTPStatus(status_code).phrase
+    except ValueError:  # a status Python does not name
+        phrase = "Error"
+    return _json(status_code, phrase.lower().replace(" ", "_").replace("-", "_"), f"{phrase}.")

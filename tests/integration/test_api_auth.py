@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -221,3 +221,31 @@ def test_a_crash_under_api_is_a_json_500(client: Any, monkeypatch: pytest.Monkey
     page = errors.server_error(RequestFactory().get("/"))
     assert page.status_code == 500
     assert page["Content-Type"].startswith("text/html")
+
+
+@override_settings(DEBUG=True)
+def test_api_errors_stay_json_with_debug_on(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With DEBUG on Django answers its own HTML pages instead of calling the handler* views.
+    missing = client.get("/api/v1/nothing-here/")
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "code": "not_found", "message": "No API endpoint at /api/v1/nothing-here/.", "errors": {}
+    }  # fmt: skip
+    bad_host = client.get("/api/v1/articles/", HTTP_HOST="evil.example")
+    assert bad_host.status_code == 400
+    assert bad_host.json()["code"] == "bad_request"
+
+    def explode(**kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("newsrec.selectors.article_list", explode)
+    client.raise_request_exception = False
+    crash = client.get("/api/v1/articles/")
+    assert crash.status_code == 500
+    assert crash.json() == {
+        "code": "server_error", "message": "Internal server error; it has been logged.", "errors": {}
+    }  # fmt: skip
+    assert "boom" not in crash.content.decode()
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")  # the reader site keeps its pages

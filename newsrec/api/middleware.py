@@ -1,0 +1,34 @@
+"""JSON errors under ``/api/`` whatever Django would render, including its DEBUG pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from rest_framework.response import Response
+
+from newsrec.api.errors import API_PREFIX, api_error_response
+
+
+class ApiJsonErrorsMiddleware:
+    """Replace the HTML (or plain text) error pages Django answers under ``/api/`` with JSON.
+
+    The ``handler*`` views of ``newsrec.api.errors`` already do so with DEBUG off; with DEBUG on
+    Django renders its technical 404 and 500 pages (and 400s as 500 pages) without calling
+    them. List it before any middleware that can refuse a request (it should see every answer,
+    e.g. CommonMiddleware's 400 for a disallowed host). DRF's own responses pass unchanged.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path_info.startswith(API_PREFIX)
+            and not isinstance(response, Response)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return api_error_response(request, response.status_code)
+        return response
