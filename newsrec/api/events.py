@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.utils.cache import patch_cache_control
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -304,6 +305,14 @@ class MeExportView(APIView):
     """Export everything stored about the current reader as JSON."""
 
     permission_classes = [IsReader]
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # A reader's whole history: no shared or browser cache may keep it, errors included.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        patch_cache_control(response, private=True, no_store=True)
+        return response
 
     @extend_schema(
         responses={

@@ -67,6 +67,17 @@ def test_export_has_events_profile_and_interests_in_words(article: Article) -> N
     assert body["interests"]["nearest_articles"] == ["Derby day"]
 
 
+def test_export_is_never_cached(article: Article) -> None:
+    client = APIClient()
+    none_yet = client.get("/api/v1/me/export/")
+    assert none_yet.status_code == 404
+    assert none_yet["Cache-Control"] == "private, no-store"
+    reader_of(client, article)
+    export = client.get("/api/v1/me/export/")
+    assert export.status_code == 200
+    assert export["Cache-Control"] == "private, no-store"
+
+
 def _models_referring_to_reader() -> list[tuple[Any, str]]:
     found = []
     for model in apps.get_models():
