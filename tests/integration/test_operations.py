@@ -290,3 +290,69 @@ def test_metrics_are_refused_to_other_addresses_unless_staff() -> None:
     with override_settings(NEWSREC={"METRICS_ALLOWED_IPS": ["203.0.113.0/24"]}):
         assert Client(REMOTE_ADDR="203.0.113.7").get("/metrics").status_code == 200
         assert Client().get("/metrics").status_code == 403
+
+
+# --- Admin login lockout (#14.13) -------------------------------------------------------------
+
+LOGIN = "/admin/login/?next=/admin/"
+
+
+def admin_login(client: Client, password: str) -> Any:
+    return client.post(LOGIN, {"username": "ed", "password": password, "next": "/admin/"})
+
+
+@pytest.fixture
+def editor() -> User:
+    return User.objects.create_user("ed", password="the-right-password-1", is_staff=True)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("editor")
+def test_admin_login_locks_out_after_ten_wrong_passwords() -> None:
+    guesser = Client(REMOTE_ADDR="198.51.100.7")
+    for _ in range(9):
+        assert admin_login(guesser, "wrong").status_code == 200  # the form, with its error
+    locked = admin_login(guesser, "wrong")
+    assert locked.status_code == 429
+    refused = admin_login(guesser, "the-right-password-1")
+    assert refused.status_code == 429
+    page = refused.content.decode()
+    assert "Too many failed login attempts (10 wrong passwords)" in page
+    assert "locked for 15 minutes" in page
+    assert 'id="site-name"' in page  # the admin's own layout
+    assert guesser.get("/admin/").status_code == 302  # not logged in
+    # The lock is for this username from this address: the editor elsewhere still gets in.
+    assert admin_login(Client(REMOTE_ADDR="192.0.2.1"), "the-right-password-1").status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("editor")
+def test_lockout_ends_after_the_cool_off_and_a_success_resets_the_count() -> None:
+    from axes.models import AccessAttempt
+
+    guesser = Client(REMOTE_ADDR="198.51.100.8")
+    for _ in range(10):
+        admin_login(guesser, "wrong")
+    assert admin_login(guesser, "the-right-password-1").status_code == 429
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+    assert admin_login(guesser, "the-right-password-1").status_code == 302
+    assert not AccessAttempt.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("editor")
+def test_behind_a_trusted_proxy_the_forwarded_address_is_locked(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    guesser = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.9")
+    for _ in range(10):
+        admin_login(guesser, "wrong")
+    assert admin_login(guesser, "the-right-password-1").status_code == 429
+    editor = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.5")
+    assert admin_login(editor, "the-right-password-1").status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("editor")
+def test_login_without_a_request_still_works() -> None:
+    # manage.py code and the test client's login() call authenticate() without a request.
+    assert Client().login(username="ed", password="the-right-password-1")
