@@ -3,6 +3,7 @@
 - newsrec.E001: the database lacks the pgvector extension.
 - newsrec.E002: the embedding model's dimension differs from the vector column.
 - newsrec.E003: the embedding model cannot be loaded offline.
+- newsrec.W001 (deploy): the reader cookie would be sent over plain HTTP.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.checks import Error, Tags, register
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import connections
 from django.db.utils import OperationalError
 
@@ -129,3 +131,22 @@ def check_embedding_model(**kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+@register(Tags.security, deploy=True)
+def check_reader_cookie_secure(**kwargs: Any) -> list[CheckMessage]:
+    """The reader cookie is Secure on HTTPS requests; without SESSION_COOKIE_SECURE or an HTTPS
+    redirect, plain-HTTP requests get (and send) it in the clear."""
+    if settings.DEBUG or settings.SESSION_COOKIE_SECURE or settings.SECURE_SSL_REDIRECT:
+        return []
+    return [
+        Warning(
+            "The reader cookie (newsrec_rid) is sent without the Secure flag on plain-HTTP "
+            "requests, since SESSION_COOKIE_SECURE and SECURE_SSL_REDIRECT are off.",
+            hint=(
+                "Serve the site over HTTPS and set SESSION_COOKIE_SECURE = True (the cookie then "
+                "follows it), or SECURE_SSL_REDIRECT = True."
+            ),
+            id="newsrec.W001",
+        )
+    ]

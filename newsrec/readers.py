@@ -6,6 +6,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -28,10 +29,16 @@ def cookie_reader_id(request: HttpRequest | Any) -> str | None:
     return value or None
 
 
-def cookie_set(response: HttpResponse, token: str) -> None:
+def cookie_set(response: HttpResponse, token: str, *, request: HttpRequest | None = None) -> None:
+    """Set the reader cookie: Secure over HTTPS, and always where the site's session cookie is.
+
+    Pass the request so an HTTPS request gets a Secure cookie even where SESSION_COOKIE_SECURE
+    is off (newsrec.W001 under ``check --deploy`` warns about the plain-HTTP case).
+    """
+    secure = settings.SESSION_COOKIE_SECURE or (request is not None and request.is_secure())
     response.set_signed_cookie(
         COOKIE_NAME, token, salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE, httponly=True,
-        samesite="Lax", secure=False,
+        samesite="Lax", secure=secure,
     )  # fmt: skip
 
 

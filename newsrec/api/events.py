@@ -244,7 +244,7 @@ class EventsView(APIView):
         code = status.HTTP_400_BAD_REQUEST if not stored else status.HTTP_200_OK
         response = Response(report.as_dict(), status=code)
         if token:
-            readers.cookie_set(response, token)
+            readers.cookie_set(response, token, request=request)
         return response
 
 
@@ -361,5 +361,5 @@ class MePersonalisationView(APIView):
         readers.personalisation_set(reader=reader, enabled=serializer.validated_data["enabled"])
         response = Response({"enabled": reader.personalisation_enabled})
         if token:
-            readers.cookie_set(response, token)
+            readers.cookie_set(response, token, request=request)
         return response
