@@ -320,11 +320,18 @@ class RuleSetAdmin(AuditedAdmin):
 
             compliance = feeds_check(sample=5, sections=3)
         feeds_count, mix = selectors.section_mix()
-        # Sections in one fixed order, so that each keeps its colour from sample to sample.
+        # One colour per section across every sample (and the legend), in a fixed order.
+        samples = list(SectionMixSample.objects.order_by("-taken_at")[:12])
+        names = sorted({name for sample in samples for name in sample.mix})
+        hue = {name: (n * 360 // max(len(names), 1)) for n, name in enumerate(names)}
         history = [
-            (sample.taken_at, sorted(sample.mix.items()))
-            for sample in SectionMixSample.objects.order_by("-taken_at")[:12]
+            (
+                sample.taken_at,
+                [(name, share, hue[name]) for name, share in sorted(sample.mix.items())],
+            )
+            for sample in samples
         ]
+        legend = [(name, hue[name]) for name in names]
         live_set = RuleSet.objects.live().site().first()
         context = {
             **self.admin_site.each_context(request),
@@ -349,6 +356,7 @@ class RuleSetAdmin(AuditedAdmin):
             "mix": sorted(mix.items(), key=lambda kv: -kv[1]),
             "mix_feeds": feeds_count,
             "history": history,
+            "legend": legend,
             "recent": AuditEntry.objects.all()[:8],
             "now": timezone.localtime(),
         }

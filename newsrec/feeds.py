@@ -1042,7 +1042,11 @@ def fanout_progress_add(*, run_id: str, done: int) -> None:
     from django.core.cache import cache
 
     with contextlib.suppress(ValueError):  # progress of an expired run
-        cache.incr(f"{PROGRESS_KEY}:{run_id}:done", done)
+        now_done = cache.incr(f"{PROGRESS_KEY}:{run_id}:done", done)
+        run = cache.get(PROGRESS_KEY)
+        if run and run.get("run_id") == run_id and now_done >= run["total"]:
+            # the first chunk to complete the run records when it finished (add: only once)
+            cache.add(f"{PROGRESS_KEY}:{run_id}:finished", time.time(), timeout=7 * 86400)
 
 
 def fanout_progress() -> dict[str, Any] | None:
@@ -1053,6 +1057,7 @@ def fanout_progress() -> dict[str, Any] | None:
     if not run:
         return None
     done = int(cache.get(f"{PROGRESS_KEY}:{run['run_id']}:done") or 0)
+    finished = cache.get(f"{PROGRESS_KEY}:{run['run_id']}:finished")
     elapsed = time.time() - run["started"]
     rate = done / elapsed if elapsed > 0 else 0.0
     remaining = max(run["total"] - done, 0)
@@ -1060,5 +1065,9 @@ def fanout_progress() -> dict[str, Any] | None:
         **run,
         "done": min(done, run["total"]),
         "elapsed_seconds": round(elapsed, 1),
+        # how long the run took (not the time since it started), once it is done
+        "duration_seconds": round((finished or time.time()) - run["started"], 1),
+        "finished": finished is not None,
+        "finished_at": datetime.fromtimestamp(finished, tz=UTC) if finished else None,
         "eta_seconds": round(remaining / rate, 1) if rate > 0 and remaining else 0.0,
     }

@@ -23,7 +23,7 @@ from editorial.compiler import live_rules, live_rules_memo_clear, read_rules
 from editorial.models import Rule, RuleSet, RuleSetStatus, Scope
 from newsrec import feeds, readers, selectors
 from newsrec.models import Article, Feed, Reader
-from tests.factories import make_article, make_catalogue, topic_vector
+from tests.factories import ReaderFactory, make_article, make_catalogue, topic_vector
 
 pytestmark = pytest.mark.django_db
 
@@ -287,3 +287,32 @@ def test_a_target_that_matches_nothing_is_saved_with_a_did_you_mean_warning(
     dashboard = admin_client.get("/admin/editorial/ruleset/dashboard/").content.decode()
     assert "Rules that match no live article" in dashboard
     assert "“Sciense”" in dashboard
+
+
+# --- 14. Dashboard figures -----------------------------------------------------------------------
+
+
+def test_a_finished_rebuild_shows_its_duration_not_the_time_since_it_started(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time as clock
+
+    from editorial.models import SectionMixSample
+
+    ReaderFactory.create_batch(3)
+    start = clock.time()
+    monkeypatch.setattr(clock, "time", lambda: start)
+    run = feeds.fanout_start(enqueue=lambda ids, run_id, first: None)
+    monkeypatch.setattr(clock, "time", lambda: start + 12)
+    feeds.fanout_progress_add(run_id=run, done=feeds.fanout_progress()["total"])  # type: ignore[index]
+    monkeypatch.setattr(clock, "time", lambda: start + 3600)
+    progress = feeds.fanout_progress()
+    assert progress is not None
+    assert progress["duration_seconds"] == 12.0
+    SectionMixSample.objects.create(feeds=1, mix={"Politics": 0.6, "Sport": 0.4})
+    SectionMixSample.objects.create(feeds=2, mix={"Sport": 0.5, "Culture": 0.5})
+    page = admin_client.get("/admin/editorial/ruleset/dashboard/").content.decode()
+    assert "done in 12 s" in page
+    assert "1 stored feeds" not in page
+    legend = page[page.index('id="dash-mix-legend"') :]
+    assert all(name in legend for name in ("Culture", "Politics", "Sport"))
