@@ -133,10 +133,11 @@ def article_with_embedding(*, pk: int) -> Article | None:
 
 # What story cards, rails and the feed tag show: loading only these keeps pages cheap. Other
 # fields of a card's article still load when read, one query each.
+# (tags and authors: the diversity caps of what a page shows)
 CARD_FIELDS = (
     "id", "title", "lead", "section", "tags", "authors", "published_at", "url", "status",
     "embargo_until",
-)  # fmt: skip  (tags and authors: the diversity caps of what a page shows)
+)  # fmt: skip
 
 # Blocks that are the same for every reader (section blocks, trending, section names) are
 # memoised per process for this long; a reader's hidden articles are dropped afterwards, and

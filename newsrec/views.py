@@ -21,7 +21,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from newsrec import readers, selectors
 from newsrec.events import device_from_user_agent, events_ingest
-from newsrec.models import Article, EventKind, Reader
+from newsrec.models import EventKind, Reader
 from newsrec.selectors import FeedCard
 
 logger = logging.getLogger(__name__)

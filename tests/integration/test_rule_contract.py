@@ -85,8 +85,9 @@ def reader_client(cookie: str) -> Client:
 def stored_feed(reader: Reader, articles: list[Article], *, byr: dict[int, Article]) -> None:
     """A stored feed in this order; ``byr`` maps positions to the seed of a "Because you read"
     item (the front page moves those into rails)."""
-    items = []
+    items: list[dict[str, Any]] = []
     for n, article in enumerate(articles):
+        assert article.published_at is not None
         seed = byr.get(n)
         items.append(
             {"article_id": article.pk, "title": article.title, "section": article.section,
