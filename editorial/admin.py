@@ -146,8 +146,9 @@ class RuleSetAdmin(AuditedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: RuleSet | None = None) -> bool:
         allowed = super().has_change_permission(request, obj)
-        # Only senior editors touch a published set; editors copy it into a draft instead.
-        return allowed and (obj is None or obj.is_draft or request.user.has_perm(PUBLISH))
+        # Only drafts are edited. A published or scheduled set changes through a draft copy
+        # and a senior editor's reviewed publish: what goes live is exactly what was reviewed.
+        return allowed and (obj is None or obj.is_draft)
 
     def has_delete_permission(self, request: HttpRequest, obj: RuleSet | None = None) -> bool:
         return super().has_delete_permission(request, obj) and not (obj and obj.is_live)
@@ -160,17 +161,24 @@ class RuleSetAdmin(AuditedAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        rule_set = form.instance
-        for warning in selectors.target_warnings(rule_set.rules.order_by("pk")):
+        for warning in selectors.target_warnings(form.instance.rules.order_by("pk")):
             self.message_user(request, warning, messages.WARNING)
-        if change and rule_set.status in (RuleSetStatus.PUBLISHED, RuleSetStatus.SCHEDULED):
-            # A senior editor changed a published set in place: keep that state as a version.
-            try:
-                services.ruleset_publish(
-                    rule_set=rule_set, user=request.user, note="Edited in place"
-                )
-            except ValidationError as exc:
-                raise PermissionDenied("; ".join(exc.messages)) from exc
+
+    def _to_review(self, request: HttpRequest, obj: RuleSet) -> HttpResponse | None:
+        """ "Save and review publishing": the saved rules go to the publish review page."""
+        if "_review_publish" in request.POST and request.user.has_perm(PUBLISH):
+            return HttpResponseRedirect(reverse("admin:editorial_publish", args=[obj.pk]))
+        return None
+
+    def response_change(self, request: HttpRequest, obj: RuleSet) -> HttpResponse:
+        return self._to_review(request, obj) or super().response_change(request, obj)
+
+    def response_add(
+        self, request: HttpRequest, obj: RuleSet, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        return self._to_review(request, obj) or super().response_add(
+            request, obj, post_url_continue
+        )
 
     # -- extra views --------------------------------------------------------------------------
 
@@ -181,6 +189,8 @@ class RuleSetAdmin(AuditedAdmin):
             path("lookup/", wrap(self.lookup_view), name="editorial_lookup"),
             path("progress/", wrap(self.progress_view), name="editorial_progress"),
             path("<int:pk>/publish/", wrap(self.publish_view), name="editorial_publish"),
+            path("<int:pk>/copy/", wrap(self.copy_view), name="editorial_copy"),
+            path("restore/", wrap(self.restore_view), name="editorial_restore"),
             path("<int:pk>/preview/", wrap(self.preview_view), name="editorial_preview"),
             path("version/<int:pk>/rollback/", wrap(self.rollback_view), name="editorial_rollback"),
             *super().get_urls(),
@@ -212,11 +222,22 @@ class RuleSetAdmin(AuditedAdmin):
         return JsonResponse({"progress": fanout_progress(), "rules_version": RulesState.current()})
 
     def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """GET: what publishing would change, in editors' words; POST: publish exactly the
+        rules reviewed (refused when the set was saved again since)."""
         self._need(request, PUBLISH)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         rule_set = get_object_or_404(RuleSet, pk=pk)
         url = reverse("admin:editorial_ruleset_change", args=[pk])
+        if request.method == "GET":
+            return self._publish_review(request, rule_set)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["GET", "POST"])
+        reviewed = ascii_int(request.POST.get("revision", ""), low=0)
+        if "revision" in request.POST and reviewed != rule_set.revision:
+            self.message_user(
+                request, "Not published: the set was saved again since you reviewed it. "
+                "Review the changes again.", messages.ERROR,
+            )  # fmt: skip
+            return HttpResponseRedirect(reverse("admin:editorial_publish", args=[pk]))
         try:
             with audit_actor(user=request.user, source=AuditSource.ADMIN):
                 version = services.ruleset_publish(
@@ -233,6 +254,67 @@ class RuleSetAdmin(AuditedAdmin):
             messages.SUCCESS,
         )  # fmt: skip
         return HttpResponseRedirect(url)
+
+    def _publish_review(self, request: HttpRequest, rule_set: RuleSet) -> HttpResponse:
+        from editorial.compiler import set_layers
+        from editorial.diff import described, rules_diff
+
+        live = RuleSet.objects.live().in_scope(rule_set.scope, rule_set.scope_value).first()
+        before = [row for layer in set_layers(live) for row in layer] if live else []
+        after = [row for layer in set_layers(rule_set) for row in layer]
+        try:
+            services.ruleset_validate(rule_set=rule_set)
+            problems: list[str] = []
+        except ValidationError as exc:
+            problems = exc.messages
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Publish “{rule_set}”?",
+            "rule_set": rule_set,
+            "live_set": live,
+            "changes": rules_diff(before, after) if live != rule_set else [],
+            "rules": described(rule_set.rules.order_by("pk")),
+            "layers": layers_over_standing(rule_set),
+            "problems": problems,
+            "target_warnings": selectors.target_warnings(rule_set.rules.order_by("pk")),
+        }
+        return TemplateResponse(request, "admin/editorial/ruleset/publish.html", context)
+
+    def copy_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A draft copy of a published or scheduled set: how such a set is changed."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        with audit_actor(user=request.user, source=AuditSource.ADMIN):
+            copy = services.ruleset_copy(rule_set=get_object_or_404(RuleSet, pk=pk))
+        self.message_user(request, f"Created the draft “{copy}”: change it, then publish it.")
+        return HttpResponseRedirect(reverse("admin:editorial_ruleset_change", args=[copy.pk]))
+
+    def restore_view(self, request: HttpRequest) -> HttpResponse:
+        """One step back to the previous standing set, or to no rules at all (site-wide)."""
+        self._need(request, PUBLISH)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        dashboard = reverse("admin:editorial_dashboard")
+        try:
+            with audit_actor(user=request.user, source=AuditSource.ADMIN):
+                if request.POST.get("to") == "none":
+                    gone = services.rules_off(user=request.user)
+                    done = f"Rules are off: “{gone}” retired." if gone else "No rules were on."
+                else:
+                    version = services.ruleset_restore_previous(user=request.user)
+                    done = (
+                        f"“{version.rule_set}” is the standing set again (as version "
+                        f"{version.number})."
+                    )
+        except ValidationError as exc:
+            for message in exc.messages:
+                self.message_user(request, f"Not restored: {message}", messages.ERROR)
+            return HttpResponseRedirect(dashboard)
+        self.message_user(request, done, messages.SUCCESS)
+        return HttpResponseRedirect(dashboard)
 
     def rollback_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._need(request, PUBLISH)
@@ -340,6 +422,8 @@ class RuleSetAdmin(AuditedAdmin):
             "live_set": live_set,
             "live_layers": live_set is not None and layers_over_standing(live_set),
             "compliance": compliance,
+            "previous": services.ruleset_previous(),
+            "can_publish": request.user.has_perm(PUBLISH),
             "target_warnings": selectors.target_warnings(
                 Rule.objects.filter(rule_set__is_live=True).order_by("rule_set", "pk")
             ),
@@ -372,6 +456,12 @@ class RuleSetAdmin(AuditedAdmin):
         }
         return super().change_view(request, object_id, form_url, extra)
 
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        extra = {**(extra_context or {}), "can_publish": request.user.has_perm(PUBLISH)}
+        return super().add_view(request, form_url, extra)
+
 
 @admin.register(RuleSetVersion)
 class RuleSetVersionAdmin(admin.ModelAdmin):
@@ -381,9 +471,20 @@ class RuleSetVersionAdmin(admin.ModelAdmin):
     list_filter = ["rule_set", "source"]
     readonly_fields = [
         "rule_set", "number", "published_at", "published_by", "source", "note", "rules_version",
-        "header", "rules",
+        "rules_shown",
     ]  # fmt: skip
     change_form_template = "admin/editorial/rulesetversion/change_form.html"
+
+    @admin.display(description="Rules")
+    def rules_shown(self, obj: RuleSetVersion) -> str:
+        from editorial.diff import described
+
+        rules = described(obj.rules)
+        if not rules:
+            return "No rules."
+        return format_html(
+            "<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((r,) for r in rules))
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -397,7 +498,23 @@ class RuleSetVersionAdmin(admin.ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
-        extra = {**(extra_context or {}), "can_publish": request.user.has_perm(PUBLISH)}
+        from editorial.diff import rules_diff
+
+        version = get_object_or_404(RuleSetVersion, pk=ascii_int(object_id, low=1) or 0)
+        others = RuleSetVersion.objects.filter(rule_set=version.rule_set_id).exclude(pk=version.pk)
+        wanted = ascii_int(request.GET.get("with", ""), low=1)
+        other = (
+            others.filter(pk=wanted).first()
+            if wanted is not None
+            else others.filter(number__lt=version.number).order_by("-number").first()
+        )
+        extra = {
+            **(extra_context or {}),
+            "can_publish": request.user.has_perm(PUBLISH),
+            "other": other,
+            "others": others.order_by("-number"),
+            "changes": rules_diff(other.rules, version.rules) if other is not None else None,
+        }
         return super().change_view(request, object_id, form_url, extra)
 
 

@@ -17,7 +17,10 @@ RULE_FIELDS = (
     "max_per_value", "top_k", "mmr_lambda", "devices", "visitors", "priority", "valid_from",
     "valid_until", "note",
 )  # fmt: skip
-RULE_SET_FIELDS = ("name", "description", "status", "scope", "scope_value", "starts_at", "ends_at")
+RULE_SET_FIELDS = (
+    "name", "description", "status", "scope", "scope_value", "starts_at", "ends_at",
+    "replaces_standing",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

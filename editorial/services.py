@@ -216,9 +216,14 @@ def _source() -> str:
 
 @transaction.atomic
 def ruleset_rollback(
-    *, version: RuleSetVersion, user: Any = None, now: datetime | None = None
+    *,
+    version: RuleSetVersion,
+    user: Any = None,
+    now: datetime | None = None,
+    as_standing: bool = False,
 ) -> RuleSetVersion:
-    """Restore a set's rules to an earlier published version and publish that again."""
+    """Restore a set's rules to an earlier published version and publish that again (with its
+    window, unless ``as_standing``)."""
     _require_publisher(user)
     rule_set = RuleSet.objects.select_for_update().get(pk=version.rule_set_id)
     rule_set.rules.all().delete()
@@ -226,7 +231,9 @@ def ruleset_rollback(
         Rule.objects.create(rule_set=rule_set, **{k: row.get(k) for k in RULE_FIELDS if k in row})
     header = version.header or {}
     RuleSet.objects.filter(pk=rule_set.pk).update(
-        starts_at=header.get("starts_at"), ends_at=header.get("ends_at")
+        starts_at=None if as_standing else header.get("starts_at"),
+        ends_at=None if as_standing else header.get("ends_at"),
+        replaces_standing=bool(header.get("replaces_standing", False)),
     )
     rule_set.refresh_from_db()
     audit_record(
@@ -268,3 +275,51 @@ def section_mix_sample_take(*, min_interval_seconds: float = 3600) -> bool:
         return False
     SectionMixSample.objects.create(feeds=feeds, mix=mix)
     return True
+
+
+def ruleset_previous(*, scope: str = Scope.SITE, value: str = "") -> RuleSetVersion | None:
+    """The latest version of the set that stood in this scope before the standing one (what
+    "back to the previous set" restores); None when there was none."""
+    standing = RuleSet.objects.standing().in_scope(scope, value).first()
+    return (
+        RuleSetVersion.objects.filter(rule_set__scope=scope, rule_set__scope_value=value)
+        .exclude(rule_set=standing)
+        .exclude(rule_set__status=RuleSetStatus.SCHEDULED)
+        .order_by("-published_at", "-pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def ruleset_restore_previous(
+    *, user: Any = None, scope: str = Scope.SITE, value: str = "", now: datetime | None = None
+) -> RuleSetVersion:
+    """One step back: publish again the set that stood before the standing one, as it was."""
+    _require_publisher(user)
+    previous = ruleset_previous(scope=scope, value=value)
+    if previous is None:
+        raise ValidationError("No earlier rule set was published here: nothing to go back to.")
+    # A standing set with a window would be scheduled again: restore it as the standing set.
+    RuleSet.objects.filter(pk=previous.rule_set_id).update(starts_at=None, ends_at=None)
+    version = ruleset_rollback(version=previous, user=user, now=now, as_standing=True)
+    return version
+
+
+@transaction.atomic
+def rules_off(*, user: Any = None, scope: str = Scope.SITE, value: str = "") -> RuleSet | None:
+    """No rules in this scope: the standing set retires (scheduled sets still go live on their
+    schedule). Returns the set that stood, to say so."""
+    from editorial.signals import rules_changed_commit
+
+    _require_publisher(user)
+    _lock()
+    standing = RuleSet.objects.standing().in_scope(scope, value).first()
+    live = RuleSet.objects.live().in_scope(scope, value).first()
+    if standing is not None:
+        RuleSet.objects.filter(pk=standing.pk).update(status=RuleSetStatus.RETIRED)
+        audit_record(action="switch", obj=standing, user=user,
+                     summary=f"Rules switched off: {standing} retired")  # fmt: skip
+    if live is not None and live.status != RuleSetStatus.SCHEDULED:
+        RuleSet.objects.filter(pk=live.pk).update(is_live=False)
+        rules_changed_commit(rebuild_feeds=scope == Scope.SITE)
+    return standing

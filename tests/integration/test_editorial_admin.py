@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -205,7 +206,7 @@ def test_editors_edit_drafts_only_and_cannot_publish(junior: User, senior: User)
     )
     # A published set is read-only for an editor, who copies it into a draft instead.
     page = client.get(change_url(live)).content.decode()
-    assert "Only senior editors can publish" in page
+    assert "Copy as a draft to change it" in page
     assert client.post(change_url(live), form_data([], rule_set=live)).status_code == 403
     response = client.post(
         "/admin/editorial/ruleset/",
@@ -225,18 +226,37 @@ def test_senior_publishes_and_rolls_back_from_the_admin(senior: User) -> None:
     )
     client = logged_in(senior)
     url = f"/admin/editorial/ruleset/{rule_set.pk}/publish/"
-    assert client.get(url).status_code == 405
-    response = client.post(url, {"note": "launch"}, follow=True)
+    review = client.get(url).content.decode()
+    assert "Added: Boost section “Sport” \u00d73" in review  # what changes, before publishing
+    response = client.post(url, {"note": "launch", "revision": rule_set.revision}, follow=True)
     assert "as version 1; it is live" in response.content.decode()
     rule_set.refresh_from_db()
     assert rule_set.is_live
-    # Editing the live set in place (senior) keeps that state as version 2.
+    # The live set is not edited in place, not even by a senior editor: a draft copy is.
     data = form_data(
         [{"kind": "boost", "target_field": "section", "target_value": "Sport", "strength": "0.3"}],
         rule_set=rule_set,
     )
-    response = client.post(change_url(rule_set), data)
+    assert client.post(change_url(rule_set), data).status_code == 403
+    response = client.post(f"/admin/editorial/ruleset/{rule_set.pk}/copy/", follow=True)
+    copy = RuleSet.objects.get(name="Default (draft)")
+    data = form_data(
+        [{"kind": "boost", "target_field": "section", "target_value": "Sport", "strength": "0.3"}],
+        rule_set=copy, _review_publish="1",
+    )  # fmt: skip
+    response = client.post(change_url(copy), data)
     assert response.status_code == 302, field_errors(response)
+    assert response["Location"] == f"/admin/editorial/ruleset/{copy.pk}/publish/"
+    review = client.get(response["Location"]).content.decode()
+    assert "Changed: Boost section “Sport” \u00d73 → Bury section “Sport” \u00d70.3" in review
+    copy.refresh_from_db()
+    client.post(response["Location"], {"revision": copy.revision})
+    rule_set.refresh_from_db()
+    assert not rule_set.is_live
+    # Restored in one step from the version history.
+    client.post(f"/admin/editorial/ruleset/version/{rule_set.versions.get().pk}/rollback/")
+    rule_set.refresh_from_db()
+    assert rule_set.is_live
     assert rule_set.versions.count() == 2
     v1 = rule_set.versions.get(number=1)
     page = client.get(change_url(rule_set)).content.decode()
@@ -267,3 +287,90 @@ def test_lookup_suggests_names_and_article_titles(junior: User) -> None:
     assert found[0]["value"] == f"Harbour tram opens [#{article.pk}]"
     assert client.get(url, {"field": "password"}).status_code == 400
     assert Client().get(url, {"field": "section"}).status_code == 302  # login first
+
+
+PIN = {"kind": "pin", "target_field": "article"}
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ({**PIN, "target_value": "{a}", "slot": "-1"},
+         {"rules-0-slot": ["Choose the slot (1 = top)."]}),
+        ({**PIN, "target_value": "{a}", "slot": "0"},
+         {"rules-0-slot": ["Choose the slot (1 = top)."]}),
+        ({"kind": "freshness", "hours": "-5"},
+         {"rules-0-hours": ["Give the freshness half-life in hours: more than 0, at most "
+                            "876,000."]}),
+        ({"kind": "max_age", "hours": "-5"},
+         {"rules-0-hours": ["Give the maximum age in hours: more than 0, at most 876,000."]}),
+        ({**PIN, "target_value": "No such headline", "slot": "1"},
+         {"rules-0-target_value": ["No such article: pick one from the list (or give its id)."]}),
+        ({**PIN, "slot": "1"}, {"rules-0-target_value": ["Pick the article to pin."]}),
+        ({"kind": "pin", "target_field": "section", "target_value": "Sport", "slot": "1"},
+         {"rules-0-target_field": ["A pin is for one article: choose Article."]}),
+        ({"kind": "boost", "target_field": "section", "target_value": "Sport"},
+         {"rules-0-strength": ["How much more or less? Pick a strength."]}),
+        ({"kind": "boost", "target_field": "section", "target_value": "Sport",
+          "strength": "custom"},
+         {"rules-0-factor": ["Give the custom factor, or pick a strength."]}),
+    ],
+)  # fmt: skip
+def test_one_message_per_problem_on_the_right_field(
+    junior: User, rule: dict[str, Any], expected: dict[str, list[str]]
+) -> None:
+    """#17.6: no second message contradicting the first, none on a field that is fine."""
+    a = make_article(title="First")
+    if rule.get("target_value") == "{a}":
+        rule = {**rule, "target_value": str(a.pk)}
+    errors = field_errors(logged_in(junior).post(ADD, form_data([rule])))
+    assert errors == expected
+    assert not Rule.objects.exists()
+
+
+def test_clashing_pins_name_the_rule_as_the_form_shows_it_and_the_article_by_title(
+    junior: User,
+) -> None:
+    first = make_article(title="Polls close across the region")
+    second = make_article(title="Live results map")
+    rules = [
+        {"kind": "mmr", "mmr_lambda": "2"},  # refused on its own: still rule #1 on screen
+        {"kind": "boost", "target_field": "section", "target_value": "Sport", "strength": "3"},
+        {**PIN, "target_value": str(first.pk), "slot": "2"},
+        {**PIN, "target_value": str(second.pk), "slot": "2"},
+        {**PIN, "target_value": str(first.pk), "slot": "5"},
+    ]
+    response = logged_in(junior).post(ADD, form_data(rules))
+    errors = field_errors(response)
+    page = response.content.decode()
+    assert errors["rules-3-slot"] == [
+        "Slot 2 is already taken by rule #3 (“Polls close across the region” at slot 2) for the "
+        "same readers at the same time: change the slot, window or devices."
+    ]
+    assert errors["rules-4-target_value"] == [
+        "“Polls close across the region” is already pinned by rule #3 (at slot 2) for the same "
+        "readers at the same time."
+    ]
+    assert '<span class="inline_label">#3</span>' in page
+
+
+def test_rules_keep_their_order_and_headers_name_articles_by_title(junior: User) -> None:
+    article = make_article(title="Harbour tram opens")
+    rule_set = RuleSet.objects.create(name="Weekend")
+    for row in [
+        {**PIN, "target_value": str(article.pk), "slot": 1},
+        {"kind": "block", "target_field": "section", "target_value": "Sport"},
+        {"kind": "boost", "target_field": "tag", "target_value": "tram", "factor": 3},
+    ]:
+        Rule.objects.create(rule_set=rule_set, **row)
+    page = logged_in(junior).get(change_url(rule_set)).content.decode()
+    headers = [
+        " ".join(h.split())
+        for h in re.findall(r'<span class="inline_label">(.*?)</span>\s*<span', page, re.S)
+    ]
+    assert headers[:3] == [
+        "#1 · Pin at a slot: Harbour tram opens",
+        "#2 · Blocklist section=Sport",
+        "#3 · Boost or bury tag=tram",
+    ]
+    assert "article=" not in page.split("rules-group", 1)[1]

@@ -317,3 +317,55 @@ def test_a_finished_rebuild_shows_its_duration_not_the_time_since_it_started(
     assert "1 stored feeds" not in page
     legend = page[page.index('id="dash-mix-legend"') :]
     assert all(name in legend for name in ("Culture", "Politics", "Sport"))
+
+
+# --- 8. Publishing is what the editor reviewed ---------------------------------------------------
+
+
+def test_publishing_refuses_rules_saved_after_the_review(admin_client: Client) -> None:
+    draft = RuleSet.objects.create(name="Draft")
+    Rule.objects.create(rule_set=draft, kind="max_age", hours=48.0)
+    review = admin_client.get(f"/admin/editorial/ruleset/{draft.pk}/publish/").content.decode()
+    assert "Added: Maximum age 48 h" in review
+    reviewed = draft.revision
+    RuleSet.objects.filter(pk=draft.pk).update(revision=reviewed + 1)  # saved again meanwhile
+    response = admin_client.post(
+        f"/admin/editorial/ruleset/{draft.pk}/publish/", {"revision": reviewed}, follow=True
+    )
+    assert "saved again since you reviewed it" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.is_draft
+    assert not draft.versions.exists()
+
+
+# --- 12. Restore and history ----------------------------------------------------------------------
+
+
+def test_one_step_back_to_the_previous_set_or_to_no_rules(admin_client: Client) -> None:
+    first = publish("Default", block("section", "Sport"))
+    publish("Autumn", block("section", "Culture"))
+    assert live_rules().filters.blocked_sections == {"Culture"}
+    page = admin_client.get("/admin/editorial/ruleset/dashboard/").content.decode()
+    assert "Back to “Default”" in page
+    admin_client.post("/admin/editorial/ruleset/restore/", {"to": "previous"})
+    live_rules_memo_clear()
+    first.refresh_from_db()
+    assert first.is_live
+    assert live_rules().filters.blocked_sections == {"Sport"}
+    admin_client.post("/admin/editorial/ruleset/restore/", {"to": "none"})
+    live_rules_memo_clear()
+    assert not RuleSet.objects.live().exists()
+    assert live_rules().filters.blocked_sections == frozenset()
+
+
+def test_a_version_page_shows_rules_and_a_readable_diff(admin_client: Client) -> None:
+    article = make_article(title="Flood defences", section="Environment")
+    rule_set = publish("Default", block("section", "Sport"))
+    rule_set.rules.all().delete()
+    Rule.objects.create(rule_set=rule_set, **pin(article, 2))
+    services.ruleset_publish(rule_set=rule_set)
+    v2 = rule_set.versions.get(number=2)
+    page = admin_client.get(f"/admin/editorial/rulesetversion/{v2.pk}/change/").content.decode()
+    assert "Added: Pin “Flood defences” at slot 2" in page
+    assert "Removed: Block section “Sport”" in page
+    assert '"kind"' not in page  # no raw JSON
