@@ -66,6 +66,8 @@ class RuleInline(admin.StackedInline):
     form = RuleForm
     formset = RuleInlineFormSet
     extra = 0
+    ordering = ["id"]  # the order they were entered in, which their numbers ("rule #3") follow
+    template = "admin/editorial/ruleset/rule_inline.html"
     fieldsets = [
         (None, {"fields": ["kind", "enabled", "target_field", "target_value", "strength",
                            "factor", "slot", "devices", "visitors", "priority", "hours",

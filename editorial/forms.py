@@ -73,6 +73,8 @@ class RuleForm(forms.ModelForm):
                 attrs={"class": "vTextField editorial-lookup", "autocomplete": "off"}
             ),
         }
+        # A slot below 0 says what a slot of 0 says (the pin's own check), not ">= 0".
+        error_messages = {"slot": {"min_value": "Choose the slot (1 = top)."}}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -119,6 +121,20 @@ class RuleForm(forms.ModelForm):
         data["devices"] = list(data.get("devices") or [])
         return data
 
+    def _update_errors(self, errors: ValidationError) -> None:
+        """One message per problem. The rule's own checks run on what the form could read, so
+        a field the form refused already (or the factor, when the strength is missing) would
+        get a second message about the same mistake, often a contradicting one."""
+        if hasattr(errors, "error_dict"):
+            refused = set(self.errors)  # the form's own checks have run by now
+            if "strength" in refused:
+                refused.add("factor")
+            kept = {f: e for f, e in errors.error_dict.items() if f not in refused}
+            if not kept:
+                return
+            errors = ValidationError(kept)
+        super()._update_errors(errors)  # type: ignore[misc]
+
 
 class RuleInlineFormSet(forms.BaseInlineFormSet):
     """Checks across the rules of the set: overlapping pins, caps that can never be met."""
@@ -131,7 +147,8 @@ class RuleInlineFormSet(forms.BaseInlineFormSet):
             if f.is_valid() and f.cleaned_data and not f.cleaned_data.get("DELETE")
         ]
         rules = [f.instance for f in forms_]
-        for problem in rules_problems(rules):
+        numbers = [self.forms.index(f) + 1 for f in forms_]  # as the headers show: "Rule #3"
+        for problem in rules_problems(rules, numbers=numbers):
             forms_[problem.index].add_error(problem.field, problem.message)
 
 

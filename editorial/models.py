@@ -313,6 +313,14 @@ class Rule(models.Model):
         ordering = ["rule_set", "kind", "id"]
 
     def __str__(self) -> str:
+        """ "Blocklist section=Sport"; an article by its title: "Pin at a slot: Polls close"."""
+        if self.target_field == "article":
+            from editorial.selectors import article_titles
+
+            pk = ascii_int(self.target_value, low=1)
+            title = article_titles(ids=[pk]).get(pk) if pk is not None else None
+            if title:
+                return f"{self.get_kind_display()}: {title}"
         target = f" {self.target_field}={self.target_value}" if self.target_value else ""
         return f"{self.get_kind_display()}{target}"
 

@@ -46,6 +46,11 @@ def article_label(article: Article) -> str:
     return f"{article.title} [#{article.pk}]"
 
 
+def article_titles(*, ids: Iterable[int]) -> dict[int, str]:
+    """Titles by article id, for naming rules' articles as editors know them."""
+    return dict(Article.objects.filter(pk__in=list(ids)).values_list("pk", "title"))
+
+
 def target_lookup(*, field: str, query: str, limit: int = LOOKUP_LIMIT) -> list[dict[str, str]]:
     """Names matching ``query`` for the rule form: sections, tags, authors, or articles by title."""
     query = query.strip()

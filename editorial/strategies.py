@@ -141,8 +141,12 @@ class PinStrategy(RuleStrategy):
 
     def validate(self, rule: Rule) -> dict[str, str]:
         errors: dict[str, str] = {}
-        if rule.target_field != "article" or article_id_of(rule.target_value) is None:
-            errors["target_value"] = "A pin needs an article (target field 'article', its id)."
+        if rule.target_field != "article":
+            errors["target_field"] = "A pin is for one article: choose Article."
+        elif not rule.target_value.strip():
+            errors["target_value"] = "Pick the article to pin."
+        elif article_id_of(rule.target_value) is None:
+            errors["target_value"] = "An article is given by its numeric id."
         if not rule.slot or rule.slot < 1:
             errors["slot"] = "Choose the slot (1 = top)."
         unknown = set(rule.devices) - {"mobile", "tablet", "desktop"}
@@ -179,12 +183,14 @@ def _hours_or_raise(value: float | None) -> float:
 
 
 class MaxAgeStrategy(RuleStrategy):
+    label = "maximum age"  # what the editor chose, named in the messages
+
     def validate(self, rule: Rule) -> dict[str, str]:
         errors: dict[str, str] = {}
         if not _hours(rule.hours):
-            errors["hours"] = "Give the maximum age in hours: more than 0, at most 876,000."
+            errors["hours"] = f"Give the {self.label} in hours: more than 0, at most 876,000."
         if rule.target_value and rule.target_field != "section":
-            errors["target_field"] = "A maximum age applies to everything or to one section."
+            errors["target_field"] = f"A {self.label} applies to everything or to one section."
         return errors
 
     def apply(self, rule: Rule, builder: RulesBuilder) -> None:
@@ -196,6 +202,8 @@ class MaxAgeStrategy(RuleStrategy):
 
 
 class FreshnessStrategy(MaxAgeStrategy):
+    label = "freshness half-life"
+
     def apply(self, rule: Rule, builder: RulesBuilder) -> None:
         hours = _hours_or_raise(rule.hours)
         if rule.target_value:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from editorial.models import Rule
+from newsrec.numbers import ascii_int
 
 
 @dataclass(frozen=True)
@@ -26,43 +27,63 @@ def _windows_overlap(a: Rule, b: Rule) -> bool:
     return starts_before_b_ends and b_starts_before_a_ends
 
 
+def _pinned_titles(pins: Sequence[Rule]) -> dict[int, str]:
+    ids = {pk for rule in pins if (pk := ascii_int(rule.target_value, low=1)) is not None}
+    if not ids:
+        return {}
+    from editorial.selectors import article_titles
+
+    return article_titles(ids=ids)
+
+
 def _segments_overlap(a: Rule, b: Rule) -> bool:
     devices = not a.devices or not b.devices or bool(set(a.devices) & set(b.devices))
     visitors = "all" in (a.visitors, b.visitors) or a.visitors == b.visitors
     return devices and visitors
 
 
-def _name(rule: Rule, index: int) -> str:
-    return f"rule {index + 1} (pin of article {rule.target_value.strip()} at slot {rule.slot})"
+def _article(rule: Rule, titles: dict[int, str]) -> str:
+    """The pinned article as editors know it: by its title."""
+    pk = ascii_int(rule.target_value, low=1)
+    title = titles.get(pk) if pk is not None else None
+    return f"“{title}”" if title else f"article #{rule.target_value.strip()}"
 
 
 def rules_problems(
-    rules: Sequence[Rule], *, value_count: Callable[[str], int] | None = None
+    rules: Sequence[Rule],
+    *,
+    value_count: Callable[[str], int] | None = None,
+    numbers: Sequence[int] | None = None,
 ) -> list[Problem]:
     """Problems of a whole set: overlapping pins and caps that can never be met.
 
     ``value_count(field)`` says how many distinct sections/tags/authors the live catalogue has;
-    it defaults to a database count.
+    it defaults to a database count. ``numbers[i]`` is the number the form shows for rule ``i``
+    ("Rule #3"), by default its place in ``rules``.
     """
     if value_count is None:
         from editorial.selectors import pool_value_count
 
         value_count = pool_value_count
+    number = list(numbers) if numbers is not None else list(range(1, len(rules) + 1))
     problems: list[Problem] = []
     pins = [(i, r) for i, r in enumerate(rules) if r.enabled and r.kind == "pin"]
+    titles = _pinned_titles([r for _, r in pins])
     for n, (i, a) in enumerate(pins):
         for j, b in pins[n + 1 :]:
             if not (_windows_overlap(a, b) and _segments_overlap(a, b)):
                 continue
             if a.slot == b.slot:
                 problems.append(
-                    Problem(j, "slot", f"Slot {b.slot} is already taken by {_name(a, i)} for the "
-                            "same readers at the same time: change the slot, window or devices.")
+                    Problem(j, "slot", f"Slot {b.slot} is already taken by rule #{number[i]} "
+                            f"({_article(a, titles)} at slot {a.slot}) for the same readers at "
+                            "the same time: change the slot, window or devices.")
                 )  # fmt: skip
             elif a.target_value.strip() == b.target_value.strip():
                 problems.append(
-                    Problem(j, "target_value", f"This article is already pinned by {_name(a, i)} "
-                            "for the same readers at the same time.")
+                    Problem(j, "target_value", f"{_article(b, titles)} is already pinned by rule "
+                            f"#{number[i]} (at slot {a.slot}) for the same readers at the same "
+                            "time.")
                 )  # fmt: skip
     counts: dict[str, int] = {}
     for i, rule in enumerate(rules):

@@ -143,7 +143,7 @@ def test_patch_is_validated_against_the_whole_rule(editor: APIClient, draft: Rul
                                target_value="Politics", factor=2.0)  # fmt: skip
     response = editor.patch(f"{RULES}{rule.pk}/", {"kind": "pin"}, format="json")
     assert response.status_code == 400
-    assert {"slot", "target_value"} <= set(response.json()["errors"])
+    assert {"slot", "target_field"} <= set(response.json()["errors"])
     rule.refresh_from_db()
     assert rule.kind == "boost"
 

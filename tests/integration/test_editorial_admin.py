@@ -357,16 +357,21 @@ def test_clashing_pins_name_the_rule_as_the_form_shows_it_and_the_article_by_tit
 def test_rules_keep_their_order_and_headers_name_articles_by_title(junior: User) -> None:
     article = make_article(title="Harbour tram opens")
     rule_set = RuleSet.objects.create(name="Weekend")
-    for row in [
+    rows: list[dict[str, Any]] = [
         {**PIN, "target_value": str(article.pk), "slot": 1},
         {"kind": "block", "target_field": "section", "target_value": "Sport"},
         {"kind": "boost", "target_field": "tag", "target_value": "tram", "factor": 3},
-    ]:
+    ]
+    for row in rows:
         Rule.objects.create(rule_set=rule_set, **row)
     page = logged_in(junior).get(change_url(rule_set)).content.decode()
     headers = [
-        " ".join(h.split())
-        for h in re.findall(r'<span class="inline_label">(.*?)</span>\s*<span', page, re.S)
+        f"{number} {summary}"
+        for number, summary in re.findall(
+            r'<span class="inline_label">(#\d+)</span> <span class="editorial-rule-summary">'
+            r"(.*?)</span>",
+            page,
+        )
     ]
     assert headers[:3] == [
         "#1 · Pin at a slot: Harbour tram opens",
