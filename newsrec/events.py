@@ -345,7 +345,12 @@ def events_ingest(
             report.results[slot].update(status="rejected", reasons={name: "unknown article"})
         else:
             report.results[slot]["status"] = "accepted" if new else "duplicate"
-    if reader.personalisation_enabled and any(new for _, new in stored.values()):
+    # Impressions alone change nothing a reader would want reordered (a reload): the profile
+    # and feed are rebuilt for what the reader did (clicks, reads, hides, skips).
+    acted = {data.event_id for _, data in valid if data.kind != EventKind.IMPRESSION}
+    if reader.personalisation_enabled and any(
+        new for event_id, (_, new) in stored.items() if event_id in acted
+    ):
         from newsrec.profiles import profile_schedule
 
         # The statement has committed (or commits with the caller's transaction, after which

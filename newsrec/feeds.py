@@ -284,14 +284,15 @@ def _habits(raw: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]]:
 _READER_STATES = """
 SELECT r.id, r.personalisation_enabled, p.reader_id IS NOT NULL, p.interest_vector,
        p.section_affinity, p.tag_affinity, p.author_affinity, p.context_habits,
-       e.articles, e.kinds, e.dwell, e.depth, e.allowed
+       e.articles, e.kinds, e.dwell, e.depth, e.allowed, e.hours
 FROM {reader} r
 LEFT JOIN {profile} p ON p.reader_id = r.id
 LEFT JOIN LATERAL (
     SELECT array_agg(article_id ORDER BY id) AS articles, array_agg(kind ORDER BY id) AS kinds,
            array_agg(dwell_seconds ORDER BY id) AS dwell,
            array_agg(read_depth ORDER BY id) AS depth,
-           array_agg(profiling_allowed ORDER BY id) AS allowed
+           array_agg(profiling_allowed ORDER BY id) AS allowed,
+           array_agg(floor(extract(epoch FROM occurred_at) / 3600)::bigint ORDER BY id) AS hours
     FROM {event} WHERE reader_id = r.id AND occurred_at >= %s AND occurred_at <= %s
 ) e ON true
 WHERE r.id = ANY(%s)
@@ -299,8 +300,12 @@ WHERE r.id = ANY(%s)
 _READ_KINDS = frozenset({EventKind.CLICK, EventKind.READ, EventKind.FINISH, EventKind.DWELL})
 _PROGRESS_KINDS = frozenset({EventKind.READ, EventKind.FINISH, EventKind.DWELL})
 CLICK_SEED_WEIGHT = 0.5  # a click as a "because you read" seed, for sites that send only clicks
-# (article id, kind, dwell seconds, read depth, profiling allowed): one event, oldest first
-HistoryEvent = tuple[int, str, float | None, float | None, bool]
+# (article id, kind, dwell seconds, read depth, profiling allowed[, hour since the epoch]):
+# one event, oldest first
+HistoryEvent = (
+    tuple[int, str, float | None, float | None, bool]
+    | tuple[int, str, float | None, float | None, bool, int]
+)
 
 
 def reader_state_build(
@@ -314,20 +319,26 @@ def reader_state_build(
     author_affinity: Mapping[str, float] | None = None,
     context_habits: Mapping[tuple[str, str], Mapping[str, float]] | None = None,
     profiled: bool = True,
+    fatigue_before_hour: int | None = None,
 ) -> ReaderState:
     """The engine's view of one reader from the stored profile and recent events (pure).
 
     Read articles are those clicked, read or finished; well-read ones (finished, 30 s of dwell
     or 60% depth) become "because you read" seeds. A site that sends only clicks (no read
     progress from this reader at all) still gets seeds: each click, at half a seed's weight.
+
+    Fatigue acts over hours, not reloads: with events' hours, an article's unclicked
+    impressions count the distinct hours it was shown in before ``fatigue_before_hour`` (the
+    current hour): reloading a page, which only adds impressions, never reorders the feed.
     """
     read: set[int] = set()
     hidden: set[int] = set()
     shown: dict[int, int] = {}
+    shown_hours: dict[int, set[int]] = {}
     seeds: dict[int, float] = {}
     clicked: dict[int, float] = {}
     progress = False
-    for article_id, kind, dwell, depth, ok in events:
+    for article_id, kind, dwell, depth, ok, *when in events:
         if kind in _READ_KINDS:
             read.add(article_id)
             progress = progress or kind in _PROGRESS_KINDS or bool(dwell) or bool(depth)
@@ -340,7 +351,12 @@ def reader_state_build(
         elif kind == EventKind.HIDE:
             hidden.add(article_id)
         elif kind == EventKind.IMPRESSION:
-            shown[article_id] = shown.get(article_id, 0) + 1
+            if not when:
+                shown[article_id] = shown.get(article_id, 0) + 1
+            elif fatigue_before_hour is None or when[0] < fatigue_before_hour:
+                shown_hours.setdefault(article_id, set()).add(when[0])
+    for article_id, hours in shown_hours.items():
+        shown[article_id] = shown.get(article_id, 0) + len(hours)
     if not progress:
         seeds = clicked
     personal = personalisation_enabled and profiled
@@ -386,6 +402,7 @@ def reader_states(
     if not reader_ids:
         return []
     since = (now or timezone.now()) - timedelta(days=history_days)
+    this_hour = int((now or timezone.now()).timestamp() // 3600)
     if now is None:  # events may be stamped a little ahead of the server's clock
         now = timezone.now() + timedelta(seconds=int(newsrec_settings.EVENTS_MAX_FUTURE_SECONDS))
     sql = _READER_STATES.format(
@@ -404,7 +421,7 @@ def reader_states(
         if row is None:
             continue
         _, enabled, has_profile, vector, sections, tags, authors, habits, *events = row
-        articles, kinds, dwells, depths, allowed = events
+        articles, kinds, dwells, depths, allowed, hours = events
         states.append(
             reader_state_build(
                 reader_id,
@@ -414,8 +431,10 @@ def reader_states(
                     dwells or (),
                     depths or (),
                     allowed or (),
+                    hours or (),
                     strict=True,
                 ),
+                fatigue_before_hour=this_hour,
                 personalisation_enabled=enabled,  # with profiled, gates everything personal
                 profiled=bool(has_profile),
                 interest=_vector_of(vector) if vector is not None else None,

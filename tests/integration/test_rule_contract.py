@@ -369,3 +369,34 @@ def test_a_version_page_shows_rules_and_a_readable_diff(admin_client: Client) ->
     assert "Added: Pin “Flood defences” at slot 2" in page
     assert "Removed: Block section “Sport”" in page
     assert '"kind"' not in page  # no raw JSON
+
+
+# --- 9. Reloads do not reshuffle ------------------------------------------------------------------
+
+
+def test_reloading_the_front_page_does_not_reorder_it() -> None:
+    from django.core.cache import cache
+
+    from newsrec.events import events_ingest
+    from tests.factories import make_reader_who_finished
+
+    catalogue = make_catalogue(SECTIONS, 48)
+    reader = make_reader_who_finished(catalogue[:3], seen=True)
+    feeds.feeds_rebuild(reader_ids=[reader.pk], include_default=True)
+    cache.delete(f"newsrec:profile-pending:{reader.public_id}")
+    first = [i["article_id"] for i in feeds.feed_read(reader=reader, limit=12).items]
+    for reload in range(4):  # four reloads: every card on screen is an impression again
+        report = events_ingest(
+            reader=reader,
+            raw_events=[
+                {"event_id": f"imp-{reload}-{pk}", "kind": "impression", "article_id": pk,
+                 "occurred_at": timezone.now().isoformat(), "feed_slot": slot}
+                for slot, pk in enumerate(first, start=1)
+            ],
+        )  # fmt: skip
+        assert report.count("accepted") == len(first)
+    # impressions alone queue no profile update or rebuild...
+    assert cache.get(f"newsrec:profile-pending:{reader.public_id}") is None
+    # ...and the periodic refresh keeps the order the reader just saw
+    feeds.feeds_rebuild(reader_ids=[reader.pk])
+    assert [i["article_id"] for i in feeds.feed_read(reader=reader, limit=12).items] == first

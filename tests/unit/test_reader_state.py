@@ -36,6 +36,22 @@ def test_impressions_without_a_click_count_as_fatigue() -> None:
     assert reader_state_build(1, events).unclicked_impressions == {10: 2}
 
 
+def test_fatigue_counts_hours_shown_before_this_one_not_reloads() -> None:
+    """Reloading (impressions only) within the hour changes nothing; each earlier hour an
+    article was shown without a click counts once (#12.9)."""
+    now = 500_000
+    reloads = [(10, "impression", None, None, True, now)] * 6
+    assert reader_state_build(1, reloads, fatigue_before_hour=now).unclicked_impressions == {}
+    earlier = [
+        (10, "impression", None, None, True, now - 3),
+        (10, "impression", None, None, True, now - 3),
+        (10, "impression", None, None, True, now - 1),
+        *reloads,
+    ]
+    state = reader_state_build(1, earlier, fatigue_before_hour=now)
+    assert state.unclicked_impressions == {10: 2}
+
+
 def test_covisits_from_pairs_keep_articles_read_by_enough_common_readers() -> None:
     engaged = [("a", 1), ("a", 2), ("b", 1), ("b", 2), ("b", 3), ("c", 1), ("c", 3), ("d", 1)]
     covisits = covisits_from_engaged(engaged, min_readers=2)
