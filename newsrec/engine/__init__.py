@@ -33,6 +33,13 @@ Precedence when rules conflict (every conflict is reported in ``FeedResult.confl
 - a pin beyond the feed length is dropped (``pin_out_of_range``); a pin whose slot cannot be
   reached because too few articles qualify goes to the end of the feed (``pin_moved``).
 
+Blocks may have a time window too (``TimedBlock``): ``Filters.at(now)`` folds the running ones
+into the blocklists, and every evaluation of the filters goes through it.
+
+Surfaces that show part of a built feed (after dropping hidden, withdrawn or moved items) keep
+every cap for every first K with :func:`newsrec.engine.diversity.caps_keep`. The engine has no
+randomness: the same inputs give the same feed.
+
 Pins outside their time window or segment are simply inactive and not reported. Read-time
 :func:`context_rerank` moves unpinned items only.
 """
