@@ -358,6 +358,12 @@ class RuleSetAdmin(AuditedAdmin):
             if rule_set.is_site_wide
             else RuleSet.objects.live().in_scope(rule_set.scope, rule_set.scope_value).first(),
         }
+        picked = request.GET.get("readers_of", "")[:100]
+        context.update(
+            picker_section=picked,
+            picker=preview.reader_choices(section=picked),
+            picker_sections=selectors.section_names_all(),
+        )
         if form.is_valid():
             data = form.cleaned_data
             pool = feeds.pool_cached()

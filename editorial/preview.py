@@ -11,9 +11,11 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from django.utils import timezone
 
 from editorial.compiler import (
     ReadRules,
@@ -32,7 +34,7 @@ from newsrec.engine.ranker import Ranker
 from newsrec.engine.rules import Rules
 from newsrec.engine.types import Context, FeedItem, FeedResult, Interest, ReaderState, daypart_of
 from newsrec.learning.serving import serving_model
-from newsrec.models import Reader
+from newsrec.models import Event, EventKind, Reader
 
 # key -> (label, section the persona loves (matched case-insensitively) or "", device)
 PERSONAS: dict[str, tuple[str, str, str]] = {
@@ -276,6 +278,53 @@ def reader_lookup(*, query: str, allow_personal: bool) -> Reader | None:
         Reader.objects.filter(user__email__iexact=query).first()
         or Reader.objects.filter(user__username__iexact=query).first()
     )
+
+
+@dataclass(frozen=True)
+class ReaderChoice:
+    """A reader an editor can preview: the public id and what they read, never who they are."""
+
+    public_id: str
+    last_seen: Any
+    reads: int
+    top_section: str
+
+
+def reader_choices(*, section: str = "", limit: int = 12, days: int = 30) -> list[ReaderChoice]:
+    """Recently active readers with personalisation on (optionally those who read most in
+    ``section``), for the preview's reader picker: pseudonymous ids and reading counts only."""
+    from django.db.models import Count, Max
+
+    since = timezone.now() - timedelta(days=days)
+    reads = Event.objects.filter(
+        occurred_at__gte=since, kind__in=[EventKind.CLICK, EventKind.READ, EventKind.FINISH],
+        reader__personalisation_enabled=True,
+    )  # fmt: skip
+    if section:
+        reads = reads.filter(article__section=section)
+    top = list(
+        reads.values("reader_id")
+        .annotate(n=Count("id"), last=Max("occurred_at"))
+        .order_by("-last" if not section else "-n", "-reader_id")[:limit]
+    )
+    ids = [row["reader_id"] for row in top]
+    public = dict(Reader.objects.filter(pk__in=ids).values_list("pk", "public_id"))
+    sections: dict[int, str] = {}
+    for row in (
+        Event.objects.filter(reader_id__in=ids, occurred_at__gte=since, kind=EventKind.CLICK)
+        .values("reader_id", "article__section")
+        .annotate(n=Count("id"))
+        .order_by("reader_id", "-n")
+    ):
+        sections.setdefault(row["reader_id"], row["article__section"] or "")
+    return [
+        ReaderChoice(
+            public_id=str(public[row["reader_id"]]), last_seen=row["last"], reads=row["n"],
+            top_section=sections.get(row["reader_id"], ""),
+        )
+        for row in top
+        if row["reader_id"] in public
+    ]  # fmt: skip
 
 
 # --- Aggregate over a sample of readers --------------------------------------------------------

@@ -228,3 +228,9 @@ def target_warnings(rules: Iterable[Any]) -> list[str]:
             f"matches nothing.{hint}"
         )
     return warnings
+
+
+def section_names_all() -> list[str]:
+    """Sections of published articles, alphabetically (pickers)."""
+    names = Article.objects.published().exclude(section="").order_by("section")
+    return list(names.values_list("section", flat=True).distinct())

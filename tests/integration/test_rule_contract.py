@@ -400,3 +400,30 @@ def test_reloading_the_front_page_does_not_reorder_it() -> None:
     # ...and the periodic refresh keeps the order the reader just saw
     feeds.feeds_rebuild(reader_ids=[reader.pk])
     assert [i["article_id"] for i in feeds.feed_read(reader=reader, limit=12).items] == first
+
+
+# --- 13. A reader picker in the preview -----------------------------------------------------------
+
+
+def test_the_preview_lists_recent_readers_and_readers_of_a_section(admin_client: Client) -> None:
+    from tests.factories import make_reader_who_finished
+
+    catalogue = make_catalogue(SECTIONS, 12)
+    politics = [a for a in catalogue if a.section == "Politics"]
+    sport = [a for a in catalogue if a.section == "Sport"]
+    fan = make_reader_who_finished(sport, seen=True)
+    wonk = make_reader_who_finished(politics, seen=True)
+    quiet = make_reader_who_finished(politics[:1], seen=True)
+    quiet.personalisation_enabled = False
+    quiet.save(update_fields=["personalisation_enabled"])
+    draft = RuleSet.objects.create(name="Draft")
+    url = f"/admin/editorial/ruleset/{draft.pk}/preview/"
+    page = admin_client.get(url).content.decode()
+    assert str(fan.public_id) in page
+    assert str(wonk.public_id) in page
+    assert str(quiet.public_id) not in page  # opted out of personalisation
+    section = admin_client.get(url, {"readers_of": "Sport"}).content.decode()
+    picker = section[section.index('id="reader-picker"') :]
+    assert str(fan.public_id) in picker
+    assert str(wonk.public_id) not in picker
+    assert f"?reader={fan.public_id}" in picker
