@@ -257,6 +257,10 @@ def run_demo(stack: Stack, argv: list[str]) -> int:
     manage(stack, "migrate", "--noinput", "-v", "0")
     demo_args = ["newsrec_demo"] + (["--data", args.data] if args.data else [])
     manage(stack, *demo_args)
+    # Simulated readers, so that the editors' pages (dashboard, trending, experiments) have data:
+    # on the first start only, a few seconds. `manage newsrec_simulate --purge --readers 0`
+    # removes them.
+    manage(stack, "newsrec_simulate", "--readers", "60", "--days", "3", "--if-none")
     py_bin = Path(sys.executable).parent
     celery = str(py_bin / "celery")
     run = f"newsrec-demo-{os.getpid()}"  # the worker's name: its Redis entries go on exit
