@@ -539,17 +539,20 @@ WHERE newsrec_feed.rules_version <= EXCLUDED.rules_version
 
 
 def feeds_store(*, results: Sequence[tuple[ReaderState | None, FeedResult]], pool: Pool) -> int:
-    """Swap in complete new feeds; each row changes in one statement. Returns rows written."""
+    """Swap in complete new feeds; each row changes in one statement. Returns rows written.
+
+    Readers erased since their state was loaded are left out, never failing the others' feeds.
+    """
     if not results:
         return 0
-    params: list[Any] = []
+    rows: list[tuple[int | None, list[Any]]] = []
     strings: dict[str, str] = {}
     for state, result in results:
         reader_id = None if state is None else int(state.reader_id)
         habits: dict[str, dict[str, dict[str, float]]] = {}
         for (device, daypart), sections in (state.context_habits if state else {}).items():
             habits.setdefault(device, {})[daypart] = dict(sections)
-        params += [
+        row = [
             feed_key(reader_id),
             reader_id,
             _items_json(result.items, pool, strings),
@@ -558,7 +561,7 @@ def feeds_store(*, results: Sequence[tuple[ReaderState | None, FeedResult]], poo
             result.rules_version,
             datetime.fromtimestamp(result.built_at, tz=UTC),
         ]
-    values = ",".join(["(%s, %s, %s::json, %s::jsonb, %s::jsonb, %s, %s, 1)"] * len(results))
+        rows.append((reader_id, row))
     # Bound server-side (a plain psycopg cursor, entered once atomic() has connected): Django's
     # cursors would quote a chunk's megabytes of JSON into the SQL text, which costs the client
     # to write and the server to read back.
@@ -568,12 +571,23 @@ def feeds_store(*, results: Sequence[tuple[ReaderState | None, FeedResult]], poo
         psycopg.Cursor(connection.connection) as cursor,
     ):
         # Two rebuilds of one reader never interleave: they queue on these locks (in id order).
-        keys = sorted(int(s.reader_id) for s, _ in results if s is not None)
+        keys = sorted(r for r, _ in rows if r is not None)
         if keys:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(7331, r::int) FROM unnest(%s::bigint[]) r", [keys]
             )
-        cursor.execute(_UPSERT.format(values=values), params)
+            # The readers that still exist, kept from erasure until this commits (an erase
+            # locks its reader first, so its cascade also deletes a feed written here).
+            cursor.execute(
+                "SELECT id FROM newsrec_reader WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+                [keys],
+            )
+            existing = {row[0] for row in cursor.fetchall()}
+            rows = [(r, p) for r, p in rows if r is None or r in existing]
+        if not rows:
+            return 0
+        values = ",".join(["(%s, %s, %s::json, %s::jsonb, %s::jsonb, %s, %s, 1)"] * len(rows))
+        cursor.execute(_UPSERT.format(values=values), [v for _, p in rows for v in p])
         return cursor.rowcount
 
 

@@ -181,6 +181,9 @@ def reader_erase(*, reader: Reader) -> dict[str, int]:
 
     public_id = str(reader.public_id)
     with transaction.atomic():
+        # Locked first: a feed rebuild writing this reader's feed finishes before the cascade
+        # looks for it (and one starting later sees the reader gone), never failing the erase.
+        list(Reader.objects.select_for_update().filter(pk=reader.pk).values_list("pk"))
         _total, per_model = Reader.objects.filter(pk=reader.pk).delete()
     profile_pending_clear(public_id=public_id)
     return per_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 from newsrec import feeds, services
 from newsrec.conf import newsrec_settings
@@ -70,23 +70,27 @@ def events_purge_expired() -> int:
 # --- Feeds ---------------------------------------------------------------------------------
 
 FANOUT_LOCK = "newsrec:feeds:fanout-pending"
+# A lost connection or a database restart: retried with backoff (5 s, 10 s, 20 s, ... 2 min).
+DATABASE_RETRY: dict[str, Any] = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 5,
+    "retry_backoff_max": 120,
+    "max_retries": 6,
+}
 
 
-@shared_task(bind=True, acks_late=True, max_retries=3, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def feeds_rebuild_readers(
-    self: Any, reader_ids: list[int], run_id: str = "", include_default: bool = False
+    reader_ids: list[int], run_id: str = "", include_default: bool = False
 ) -> int:
     """Rebuild a chunk of feeds; a killed worker's chunk is redelivered (acks_late) and redone."""
-    try:
-        stats = feeds.feeds_rebuild(reader_ids=reader_ids, include_default=include_default)
-    except OperationalError as exc:
-        raise self.retry(exc=exc, countdown=5 * (self.request.retries + 1)) from exc
+    stats = feeds.feeds_rebuild(reader_ids=reader_ids, include_default=include_default)
     if run_id:
         feeds.fanout_progress_add(run_id=run_id, done=len(reader_ids))
     return stats.written
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def feeds_rebuild_all() -> str:
     """Fan out the rebuild of every kept feed in chunks, with progress visible to staff."""
     from django.core.cache import cache
