@@ -30,6 +30,7 @@ from editorial.models import (
     Experiment,
     ExperimentStatus,
     Rule,
+    RuleKind,
     RuleSet,
     RuleSetStatus,
     RuleSetVersion,
@@ -733,6 +734,8 @@ class ExperimentAdmin(admin.ModelAdmin):
                 "reads_lift_pct": _percent(
                     r.comparison.reads_per_reader_lift if r.comparison else None
                 ),
+                "lift_low_pct": _percent(r.comparison.ctr_lift_low if r.comparison else None),
+                "lift_high_pct": _percent(r.comparison.ctr_lift_high if r.comparison else None),
             }
             for r in results.variants
         ]
@@ -751,3 +754,50 @@ class ExperimentAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         extra = {**(extra_context or {}), "can_run": self.has_run_permission(request)}
         return super().change_view(request, object_id, form_url, extra)
+
+
+# --- Editors' picks from the article list -----------------------------------------------------
+
+PICK_HOURS = 24
+
+
+@admin.action(description="Pick for readers (for 24 h, in a draft to publish)")
+def pick_for_readers(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+    """Add the selected articles as editors' picks to a draft copy of the live site-wide set
+    (made once and reused), then open it: the picks go live when a senior publishes it."""
+    if not request.user.has_perm("editorial.add_ruleset"):
+        raise PermissionDenied
+    from datetime import timedelta
+
+    now = timezone.now()
+    with audit_actor(user=request.user, source=AuditSource.ADMIN):
+        live = RuleSet.objects.live().site().first()
+        name = f"{live} + editors' picks" if live else "Editors' picks"
+        draft = RuleSet.objects.filter(name=name, status=RuleSetStatus.DRAFT).first()
+        if draft is None:
+            draft = services.ruleset_copy(rule_set=live, name=name) if live else (
+                RuleSet.objects.create(name=name)
+            )  # fmt: skip
+        for article in queryset:
+            Rule.objects.create(
+                rule_set=draft, kind=RuleKind.PICK, target_field="article",
+                target_value=str(article.pk), valid_from=now,
+                valid_until=now + timedelta(hours=PICK_HOURS),
+            )  # fmt: skip
+    modeladmin.message_user(
+        request, f"Added {queryset.count()} editors' picks to the draft “{draft}”: review and "
+        "publish it to put them live.", messages.SUCCESS,
+    )  # fmt: skip
+    return HttpResponseRedirect(reverse("admin:editorial_ruleset_change", args=[draft.pk]))
+
+
+def _article_actions() -> None:
+    """editorial adds "Pick for readers" to newsrec's article list (newsrec knows nothing of
+    editorial)."""
+    from newsrec.admin import ArticleAdmin
+
+    if pick_for_readers not in ArticleAdmin.actions:
+        ArticleAdmin.actions = [*ArticleAdmin.actions, pick_for_readers]
+
+
+_article_actions()

@@ -73,6 +73,7 @@ def rules_compile_layers(*, layers: Iterable[Iterable[Rule]], version: int) -> R
         ),
         boosts=tuple(builder.boosts),
         pins=tuple(builder.pins),
+        picks=tuple(builder.picks),
         freshness=freshness,
         diversity=site_diversity(tuple(builder.caps), builder.mmr_lambda),
     )

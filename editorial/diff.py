@@ -73,6 +73,8 @@ def describe(row: Row, titles: _Titles) -> str:
             text += f" for {row['visitors']} visitors"
         if row.get("priority"):
             text += f" (priority {row['priority']})"
+    elif kind == "pick":
+        text = f"Editors' pick {target}"
     elif kind in ("max_age", "freshness"):
         what = "Maximum age" if kind == "max_age" else "Freshness half-life"
         where = f" in {row.get('target_value')}" if row.get("target_value") else ""

@@ -240,6 +240,7 @@ class RuleKind(models.TextChoices):
     BLOCK = "block", "Blocklist"
     BOOST = "boost", "Boost or bury"
     PIN = "pin", "Pin at a slot"
+    PICK = "pick", "Editors' pick"
     MAX_AGE = "max_age", "Maximum age"
     FRESHNESS = "freshness", "Freshness half-life"
     CAP = "cap", "Diversity cap"

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from newsrec.engine.rules import Boost, Cap, Pin, Segment, TimedBlock
+from newsrec.engine.rules import Boost, Cap, Pick, Pin, Segment, TimedBlock
 from newsrec.numbers import ascii_int
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class RulesBuilder:
     caps: list[Cap] = field(default_factory=list)
     mmr_lambda: float | None = None
     timed_blocks: list[TimedBlock] = field(default_factory=list)
+    picks: list[Pick] = field(default_factory=list)
 
 
 class RuleStrategy:
@@ -169,6 +170,30 @@ class PinStrategy(RuleStrategy):
         )
 
 
+PICK_BOOST = 1.5  # an editors' pick is also boosted this much while it runs
+
+
+class PickStrategy(RuleStrategy):
+    """An editors' pick: a candidate for every reader, boosted, with the reason "Editor's
+    pick", during its window."""
+
+    windowed = True
+
+    def validate(self, rule: Rule) -> dict[str, str]:
+        if rule.target_field != "article" or article_id_of(rule.target_value) is None:
+            return {"target_value": "Pick an article: start typing its title."}
+        return {}
+
+    def apply(self, rule: Rule, builder: RulesBuilder) -> None:
+        article = _article_or_raise(rule.target_value)
+        start, end = _epoch(rule.valid_from), _epoch(rule.valid_until)
+        builder.picks.append(Pick(article, valid_from=start, valid_until=end, rule_id=rule.pk))
+        builder.boosts.append(
+            Boost(field="article", value=article, factor=PICK_BOOST, valid_from=start,
+                  valid_until=end, rule_id=rule.pk)
+        )  # fmt: skip
+
+
 def _article_or_raise(value: str) -> int:
     article = article_id_of(value)
     if article is None:
@@ -254,6 +279,7 @@ STRATEGIES: dict[str, RuleStrategy] = {
     "block": BlockStrategy(),
     "boost": BoostStrategy(),
     "pin": PinStrategy(),
+    "pick": PickStrategy(),
     "max_age": MaxAgeStrategy(),
     "freshness": FreshnessStrategy(),
     "cap": CapStrategy(),

@@ -192,7 +192,7 @@ class Ranker:
             boosts=boosts,
             decay=freshness_decay(pool, rules.freshness, context),
             popularity=popularity(pool),
-            sources=[source.prepare(pool, context) for source in self.sources],
+            sources=[source.prepare_for(pool, context, rules) for source in self.sources],
             signals=(
                 pool_signals(pool, context.now, boosts)
                 if signals or self.model is not None

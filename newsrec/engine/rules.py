@@ -169,6 +169,20 @@ class Pin:
 
 
 @dataclass(frozen=True)
+class Pick:
+    """An editors' pick: the article becomes a candidate for every reader ("Editor's pick")
+    during its window; editorial compiles a pick with a boost of the article too."""
+
+    article_id: int
+    valid_from: float | None = None
+    valid_until: float | None = None
+    rule_id: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_window("Pick", self.valid_from, self.valid_until)
+
+
+@dataclass(frozen=True)
 class Freshness:
     """Freshness half-life in hours, globally and per section."""
 
@@ -229,6 +243,7 @@ class Rules:
     boosts: tuple[Boost, ...] = ()
     pins: tuple[Pin, ...] = ()
     freshness: Freshness = field(default_factory=Freshness)
+    picks: tuple[Pick, ...] = ()
     diversity: Diversity = field(default_factory=Diversity)
 
 
@@ -288,6 +303,15 @@ def freshness_decay(pool: Pool, freshness: Freshness, context: Context) -> np.nd
     for section, hours in freshness.by_section.items():
         half_life[pool.sections.mask_any((section,))] = hours
     return np.power(0.5, age_hours(pool, context) / half_life)
+
+
+def picked_mask(pool: Pool, picks: tuple[Pick, ...], context: Context) -> np.ndarray:
+    """The pool's editors' picks at ``context.now``: the pool's own flags and active picks."""
+    mask = pool.editor_pick.copy()
+    active = [p.article_id for p in picks if _in_window(context.now, p.valid_from, p.valid_until)]
+    if active:
+        mask[pool.indices_of(active)] = True
+    return mask
 
 
 def pin_active(pin: Pin, context: Context) -> bool:

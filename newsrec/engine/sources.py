@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from newsrec.engine.pool import Pool
-from newsrec.engine.rules import HOUR, allowed_mask
+from newsrec.engine.rules import HOUR, Rules, allowed_mask, picked_mask
 from newsrec.engine.rules import Filters as _Filters
 from newsrec.engine.similarity import ReaderSims
 from newsrec.engine.types import Context, ReaderState
@@ -146,6 +146,11 @@ class CandidateSource:
     def prepare(self, pool: Pool, context: Context) -> Any:
         """Reader-independent work, done once per pool and batch."""
         return None
+
+    def prepare_for(self, pool: Pool, context: Context, rules: Rules) -> Any:
+        """``prepare`` for a ranking under ``rules`` (a source that reads the editors' rules,
+        such as editors' picks, overrides this one)."""
+        return self.prepare(pool, context)
 
     def prefetch(self, pool: Pool, sims: Sequence[ReaderSims], prepared: Any) -> None:
         """Optional batch work for a chunk of readers before their candidates are asked for."""
@@ -445,6 +450,11 @@ class EditorPickSource(CandidateSource):
 
     def prepare(self, pool: Pool, context: Context) -> Any:
         rows = np.flatnonzero(pool.editor_pick)
+        return rows[np.lexsort((rows, -pool.published_at[rows]))]
+
+    def prepare_for(self, pool: Pool, context: Context, rules: Rules) -> Any:
+        """The pool's flagged articles and the editors' picks active now, newest first."""
+        rows = np.flatnonzero(picked_mask(pool, rules.picks, context))
         return rows[np.lexsort((rows, -pool.published_at[rows]))]
 
     def candidates(self, query: Query, prepared: Any = None) -> Candidates:

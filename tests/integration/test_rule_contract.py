@@ -6,6 +6,7 @@ gets, not only what is stored.
 
 from __future__ import annotations
 
+import html
 import re
 from collections import Counter
 from datetime import timedelta
@@ -427,3 +428,41 @@ def test_the_preview_lists_recent_readers_and_readers_of_a_section(admin_client:
     assert str(fan.public_id) in picker
     assert str(wonk.public_id) not in picker
     assert f"?reader={fan.public_id}" in picker
+
+
+# --- 11. Editors' picks ---------------------------------------------------------------------------
+
+
+def test_an_editors_pick_reaches_the_feed_with_its_reason_during_its_window(
+    admin_client: Client,
+) -> None:
+    now = timezone.now()
+    catalogue = make_catalogue(SECTIONS, 60)
+    picked, expired = catalogue[-1], catalogue[-2]  # the two oldest: nowhere near the top
+    response = admin_client.post(
+        "/admin/newsrec/article/",
+        {"action": "pick_for_readers", "_selected_action": [picked.pk]},
+    )
+    draft = RuleSet.objects.get(name="Editors' picks")
+    assert response["Location"] == f"/admin/editorial/ruleset/{draft.pk}/change/"
+    Rule.objects.create(
+        rule_set=draft, kind="pick", target_field="article", target_value=str(expired.pk),
+        valid_from=now - timedelta(days=3), valid_until=now - timedelta(days=2),
+    )  # fmt: skip
+    review = admin_client.get(f"/admin/editorial/ruleset/{draft.pk}/publish/").content.decode()
+    assert f"Added: Editors' pick “{picked.title}”" in html.unescape(review)
+    assert draft.rules.filter(kind="pick", target_value=str(picked.pk)).exists()
+    services.ruleset_publish(rule_set=draft)
+    live_rules_memo_clear()
+    feeds.feeds_rebuild(reader_ids=[], include_default=True)
+    items = {i["article_id"]: i for i in feeds.feed_read(reader=None, limit=50).items}
+    assert items[picked.pk]["reason"] == "Editor's pick"
+    assert expired.pk not in items or items[expired.pk]["reason"] != "Editor's pick"
+
+
+def test_a_pick_without_an_article_is_refused() -> None:
+    rule = Rule(rule_set=RuleSet.objects.create(name="D"), kind="pick", target_field="section",
+                target_value="Sport")  # fmt: skip
+    with pytest.raises(ValidationError) as raised:
+        rule.full_clean()
+    assert "target_value" in raised.value.message_dict

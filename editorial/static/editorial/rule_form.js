@@ -6,6 +6,7 @@
     boost: ["target_field", "target_value", "strength", "factor", "valid_from", "valid_until"],
     pin: ["target_field", "target_value", "slot", "devices", "visitors", "priority",
           "valid_from", "valid_until"],
+    pick: ["target_field", "target_value", "valid_from", "valid_until"],
     max_age: ["target_field", "target_value", "hours"],
     freshness: ["target_field", "target_value", "hours"],
     cap: ["target_field", "target_value", "max_per_value", "top_k"],
@@ -26,7 +27,7 @@
       if (row) row.style.display = shown.includes(name) ? "" : "none";
     }
     const target = box.querySelector("select[name$='-target_field']");
-    if (kind.value === "pin" && target && !target.value) target.value = "article";
+    if ((kind.value === "pin" || kind.value === "pick") && target && !target.value) target.value = "article";
   }
 
   let timer = null;
