@@ -358,3 +358,20 @@ def events_ingest(
         profile_schedule(reader=reader)
     events_count(report.results)
     return report
+
+
+def event_hide_undo(*, reader: Reader, article_id: int) -> bool:
+    """Take back a reader's "Not interested" in an article; False when there was none.
+
+    The one exception to append-only: the hide is the reader's own choice, undone at their
+    request, so it is erased rather than countered (pages drop hidden articles at read time,
+    and the profile is recomputed from the events that remain).
+    """
+    deleted, _ = Event.objects.filter(
+        reader=reader, kind=EventKind.HIDE, article_id=article_id
+    ).delete()
+    if deleted and reader.personalisation_enabled:
+        from newsrec.profiles import profile_schedule
+
+        profile_schedule(reader=reader)
+    return bool(deleted)

@@ -12,6 +12,7 @@ urlpatterns = [
     # path: a CMS section name may contain a slash ("Arts/Books").
     path("section/<path:name>/", views.section_page, name="section"),
     path("not-interested/", views.hide, name="hide"),
+    path("not-interested/undo/", views.hide_undo, name="hide-undo"),
     path("privacy/", views.privacy, name="privacy"),
     path("privacy/personalisation/", views.privacy_personalisation, name="privacy-personalisation"),
     path("privacy/export/", views.privacy_export, name="privacy-export"),

@@ -20,9 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 from kombu.exceptions import OperationalError as BrokerError
 
 from newsrec import readers, selectors
-from newsrec.events import device_from_user_agent, events_ingest
-from newsrec.models import EventKind, Reader
+from newsrec.events import device_from_user_agent, event_hide_undo, events_ingest
+from newsrec.models import Article, EventKind, Reader
 from newsrec.selectors import FeedCard
+from newsrec.templatetags.newsrec import HIDDEN_TAG
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +195,10 @@ def _safe_next(request: HttpRequest, target: str | None) -> str:
     return reverse("newsrec:home")
 
 
+def _title(article_id: int) -> str | None:
+    return Article.objects.filter(pk=article_id).values_list("title", flat=True).first()
+
+
 def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.META.get("HTTP_ACCEPT", "")
 
@@ -223,14 +228,38 @@ def hide(request: HttpRequest) -> HttpResponse:
         return _form_error(request, "That article does not exist.", status=404)
     readers.reader_touch(reader=reader)
     transaction.on_commit(lambda: _rebuild_soon(reader.pk))
+    said = f"Removed “{_title(article_id)}”. You will see fewer stories like that one."
     if _wants_json(request):
-        response: HttpResponse = JsonResponse({"hidden": article_id})
+        undo = reverse("newsrec:hide-undo")
+        response: HttpResponse = JsonResponse({"hidden": article_id, "message": said, "undo": undo})
     else:
-        messages.info(request, "Thanks. You will see fewer stories like that one.")
+        # The notice offers Undo (the newsrec_undo tag reads the article from the tag).
+        messages.info(request, said, extra_tags=f"{HIDDEN_TAG} {HIDDEN_TAG}-{article_id}")
         response = redirect(_safe_next(request, form.cleaned_data["next"]))
     if token:
         readers.cookie_set(response, token)
     return response
+
+
+@require_POST
+def hide_undo(request: HttpRequest) -> HttpResponse:
+    """Take back a "Not interested": erase the reader's hide event, queue the feed rebuild."""
+    form = HideForm(request.POST)
+    if not form.is_valid():
+        return _form_error(request, "That request was incomplete; nothing was changed.")
+    article_id = form.cleaned_data["article"]
+    reader = _reader(request)
+    restored = reader is not None and event_hide_undo(reader=reader, article_id=article_id)
+    if restored and reader is not None:
+        reader_id = reader.pk
+        transaction.on_commit(lambda: _rebuild_soon(reader_id))
+        said = f"Undone: “{_title(article_id)}” can show up in your feeds again."
+    else:
+        said = "There was nothing to undo."
+    if _wants_json(request):
+        return JsonResponse({"restored": article_id if restored else None, "message": said})
+    messages.info(request, said)
+    return redirect(_safe_next(request, form.cleaned_data["next"]))
 
 
 def _rebuild_soon(reader_id: int) -> None:

@@ -25,7 +25,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import avoid_wrapping, format_html_join
+from django.utils.html import avoid_wrapping, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.timesince import TIME_STRINGS
@@ -163,7 +163,8 @@ class CardPage:
             url_tail=tail,
             form_head=(
                 f'<form class="hide" method="post" action="{escape(reverse("newsrec:hide"))}" '
-                f"data-newsrec-hide>{csrf_input}\n"
+                f'data-newsrec-hide data-newsrec-undo="{escape(reverse("newsrec:hide-undo"))}">'
+                f"{csrf_input}\n"
             ),
             form_fields=(
                 f'<input type="hidden" name="surface" value="{escape(surface)}">'
@@ -246,6 +247,31 @@ def newsrec_cards(
         )
         context.render_context[_CARD_PAGE] = page
     return cards_html(cards, page=page, compact=compact, hide_reason=hide_reason)
+
+
+HIDDEN_TAG = "newsrec-hidden"  # a hide's notice is tagged "<tag> <tag>-<article id>"
+
+
+@register.simple_tag(takes_context=True)
+def newsrec_undo(context: template.Context, message: Any) -> SafeString:
+    """``{% newsrec_undo message %}``: the Undo button of a "Not interested" notice; nothing for
+    other messages. It posts back to this page, as the hide form did."""
+    prefix = f"{HIDDEN_TAG}-"
+    tags = str(getattr(message, "extra_tags", "") or "").split()
+    found = [ascii_int(t[len(prefix) :], low=1) for t in tags if t.startswith(prefix)]
+    if not found or found[0] is None:
+        return mark_safe("")
+    request = context.get("request")
+    return format_html(
+        '<form class="undo" method="post" action="{}">{}<input type="hidden" name="article" '
+        'value="{}"><input type="hidden" name="next" value="{}"><button type="submit" '
+        'class="undo__button">Undo<span class="visually-hidden"> “Not interested”</span>'
+        "</button></form>",
+        reverse("newsrec:hide-undo"),
+        mark_safe(_csrf_input(context)),  # escaped where it is built
+        found[0],
+        request.get_full_path() if request is not None else "",
+    )
 
 
 def _reader_of(value: Any) -> Reader | None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from newsrec import feeds, profiles
+from newsrec import feeds, profiles, views
 from newsrec.models import Article, Event, EventKind, Feed, Reader
 from tests.conftest import wait_for
 from tests.e2e.conftest import SCREENSHOTS
@@ -119,6 +119,15 @@ def test_not_interested_removes_the_item_now_and_from_the_rebuilt_feed(
     assert target not in [i["article_id"] for i in Feed.objects.get(reader=reader).items]
 
 
+@pytest.fixture
+def no_rebuilds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No profile or feed rebuild queued: a worker running one mid-test (hide, then undo)
+    would change the feed under the test. The queued rebuild is tested with a real worker."""
+    monkeypatch.setattr(views, "_rebuild_soon", lambda reader_id: None)
+    monkeypatch.setattr(profiles, "profile_schedule", lambda **kw: False)
+
+
+@pytest.mark.usefixtures("no_rebuilds")
 def test_not_interested_works_without_javascript(
     demo_site: list[Article], browser: Any, live_server: Any
 ) -> None:
@@ -134,8 +143,50 @@ def test_not_interested_works_without_javascript(
         assert target not in _for_you_ids(page)
         assert Event.objects.filter(kind=EventKind.HIDE, article_id=target).count() == 1
         assert Event.objects.exclude(kind=EventKind.HIDE).count() == 0  # no beacon without JS
+        # The notice offers Undo (#17.8), which brings the story back on the same page.
+        page.locator(".notices").get_by_role("button", name=re.compile("^Undo")).click()
+        page.wait_for_load_state()
+        assert page.url == f"{live_server.url}/"
+        assert "can show up in your feeds again" in page.locator(".notices").inner_text()
+        assert target in _for_you_ids(page)
+        assert not Event.objects.filter(kind=EventKind.HIDE).exists()
     finally:
         context.close()
+
+
+@pytest.mark.usefixtures("no_rebuilds")
+def test_not_interested_confirms_visibly_in_place_and_undo_brings_the_story_back(
+    demo_site: list[Article], page: Any, tmp_path: Any
+) -> None:
+    """#17.8: sighted readers see what happened where the card was, and Undo works by keyboard."""
+    page.goto("/")
+    before = _for_you_ids(page)
+    target = before[0]
+    title = page.locator(FIRST_CARD).locator("h3 a").inner_text()
+    top = page.locator(FIRST_CARD).bounding_box()["y"]
+    page.locator(FIRST_CARD).get_by_role("button", name=re.compile("^Not interested")).focus()
+    page.keyboard.press("Enter")
+    removed = page.locator(f"{FOR_YOU} li.card-removed")
+    removed.wait_for()
+    assert removed.is_visible()
+    assert removed.inner_text().startswith(f"Removed “{title}”. You will see fewer stories")
+    assert abs(removed.bounding_box()["y"] - top) < 2  # in the card's place, not off screen
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused == f"Undo “Not interested” in “{title}”"  # the button, named for its story
+    assert "Removed" in page.locator("[data-newsrec-status]").inner_text()
+    assert _for_you_ids(page) == before[1:]
+    assert Event.objects.filter(kind=EventKind.HIDE, article_id=target).count() == 1
+    page.screenshot(path=tmp_path / "not-interested-undo.png")
+
+    page.keyboard.press("Enter")
+    page.locator(f"{FOR_YOU} li.card[data-newsrec-article='{target}']").wait_for()
+    assert page.locator(f"{FOR_YOU} li.card-removed").count() == 0
+    assert _for_you_ids(page) == before
+    assert page.evaluate("document.activeElement.textContent") == title
+    assert "can show up in your feeds again" in page.locator("[data-newsrec-status]").inner_text()
+    assert not Event.objects.filter(kind=EventKind.HIDE).exists()
+    page.reload()
+    assert _for_you_ids(page)[0] == target
 
 
 def test_opting_out_turns_for_you_back_into_top_stories(

@@ -206,7 +206,66 @@ def test_not_interested_answers_json_for_fetch(catalogue: list[Article]) -> None
     client = Client(enforce_csrf_checks=True)
     response = _hide(client, catalogue[3], HTTP_ACCEPT="application/json")
     assert response.status_code == 200
-    assert response.json() == {"hidden": catalogue[3].pk}
+    assert response.json() == {
+        "hidden": catalogue[3].pk,
+        "message": f"Removed “{catalogue[3].title}”. You will see fewer stories like that one.",
+        "undo": "/not-interested/undo/",
+    }
+
+
+def _undo(client: Client, article: Article, **extra: Any) -> Any:
+    token = client.cookies["csrftoken"].value
+    return client.post(
+        "/not-interested/undo/",
+        {"article": article.pk, "next": "/section/Sport/", "csrfmiddlewaretoken": token},
+        **extra,
+    )
+
+
+def test_not_interested_confirms_visibly_and_undo_erases_the_hide(
+    catalogue: list[Article], django_capture_on_commit_callbacks: Any
+) -> None:
+    """#17.8: the notice after a hide (no JavaScript) names the story and has an Undo button."""
+    _rebuild(reader_ids=[], include_default=True)
+    client = Client(enforce_csrf_checks=True)
+    target = Article.objects.get(
+        pk=_card_ids(client.get("/").content.decode(), "for-you-heading")[0]
+    )
+    page = client.get(_hide(client, target)["Location"]).content.decode()
+    notice = page.split('class="notices"', 1)[1].split("</div>\n", 1)[0]
+    assert f"Removed “{target.title}”. You will see fewer stories like that one." in notice
+    assert 'action="/not-interested/undo/"' in notice
+    assert f'name="article" value="{target.pk}"' in notice
+    assert 'name="next" value="/section/Sport/"' in notice
+    assert '<button type="submit" class="undo__button">Undo' in notice
+    reader = _reader_of(client)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = _undo(client, target)
+    assert response.status_code == 302
+    assert response["Location"] == "/section/Sport/"
+    assert not Event.objects.filter(reader=reader, kind=EventKind.HIDE).exists()
+    assert len(callbacks) == 1  # the feed rebuild, as after a hide
+    page = client.get("/").content.decode()
+    assert f"Undone: “{target.title}” can show up in your feeds again." in page
+    assert target.pk in _card_ids(page, "for-you-heading")
+    # Fetch gets JSON; undoing what was not hidden changes nothing and says so.
+    response = _undo(client, target, HTTP_ACCEPT="application/json")
+    assert response.json() == {"restored": None, "message": "There was nothing to undo."}
+
+
+def test_undo_needs_csrf_and_post_and_touches_only_the_readers_own_hide(
+    catalogue: list[Article],
+) -> None:
+    client = Client(enforce_csrf_checks=True)
+    _hide(client, catalogue[0])
+    assert client.post("/not-interested/undo/", {"article": catalogue[0].pk}).status_code == 403
+    assert client.get("/not-interested/undo/").status_code == 405
+    other = Client(enforce_csrf_checks=True)
+    other.get("/")
+    assert _undo(other, catalogue[0]).status_code == 302
+    assert Event.objects.filter(kind=EventKind.HIDE).count() == 1
+    assert Reader.objects.count() == 1  # undo makes no reader of a new visitor
+    assert Client().post("/not-interested/undo/", {"article": "x"}).status_code == 400
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@
  * Events are batched (at most 100, the API's limit) and flushed every few seconds, and with
  * navigator.sendBeacon when the page is hidden, so closing a tab loses nothing.
  * Forms marked  data-newsrec-hide  ("Not interested") are posted with fetch and their card
- * removed; without JavaScript they post normally.
+ * replaced by a confirmation with Undo (posted to the form's data-newsrec-undo URL); without
+ * JavaScript they post normally and the page's notice offers Undo.
  */
 (function () {
   "use strict";
@@ -127,32 +128,89 @@
     if (el) { record("click", el); flush(true); }
   }, true);
 
-  // "Not interested" forms (data-newsrec-hide) work without JavaScript; with it, the card goes
-  // away in place. The site view records the hide event and queues the feed rebuild.
+  // "Not interested" forms (data-newsrec-hide) work without JavaScript; with it, the card is
+  // replaced in place by a visible confirmation with an Undo button (a form posting to the
+  // hide form's data-newsrec-undo URL), and Undo puts the card back. The site views record and
+  // erase the hide event and queue the feed rebuild.
   document.addEventListener("submit", function (e) {
     var form = e.target;
-    if (!form || !form.hasAttribute || !form.hasAttribute("data-newsrec-hide") || !window.fetch) return;
+    if (!form || !form.hasAttribute || !window.fetch) return;
+    if (form.hasAttribute("data-newsrec-hide")) hideCard(e, form);
+    else if (form.__newsrecCard) undoHide(e, form);
+  });
+
+  function postForm(form) {
+    return fetch(form.action, {
+      method: "POST", body: new FormData(form), credentials: "same-origin",
+      headers: { "Accept": "application/json" }
+    }).then(function (response) {
+      if (!response.ok) throw new Error(form.action + " failed: " + response.status);
+      return response.json();
+    });
+  }
+
+  function hideCard(e, form) {
     e.preventDefault();
     var card = form.closest("[data-newsrec-article]");
     var button = form.querySelector("button");
     if (button) button.disabled = true;
-    fetch(form.action, {
-      method: "POST", body: new FormData(form), credentials: "same-origin",
-      headers: { "Accept": "application/json" }
-    }).then(function (response) {
-      if (!response.ok) throw new Error("hide failed: " + response.status);
-      var title = card && card.querySelector("a");
-      announce("Removed" + (title ? ": " + title.textContent : "") + ". You will see fewer stories like that.");
-      if (card) {
-        var next = card.nextElementSibling || card.previousElementSibling;
-        card.parentNode.removeChild(card);
-        var focusable = next && next.querySelector("a[href]");
-        if (focusable) focusable.focus(); // keyboard users keep their place in the list
-      }
+    postForm(form).then(function (answer) {
+      announce(answer.message);
+      if (!card) return;
+      var removed = confirmation(form, card, answer);
+      card.parentNode.replaceChild(removed, card);
+      // Keyboard users land on Undo; Tab goes on to the next story.
+      removed.querySelector("button").focus();
     }).catch(function () {
       form.submit(); // the plain form post still works
     });
-  });
+  }
+
+  function confirmation(form, card, answer) {
+    var item = document.createElement(card.tagName);
+    item.className = "card-removed";
+    var undo = document.createElement("form");
+    undo.className = "undo";
+    undo.method = "post";
+    undo.action = answer.undo || form.getAttribute("data-newsrec-undo");
+    undo.__newsrecCard = card;
+    form.querySelectorAll("input[type=hidden]").forEach(function (input) {
+      undo.appendChild(input.cloneNode(false));
+    });
+    var text = document.createElement("p");
+    text.className = "card-removed__text";
+    text.textContent = answer.message;
+    var button = document.createElement("button");
+    button.type = "submit";
+    button.className = "undo__button";
+    button.textContent = "Undo";
+    var title = card.querySelector("h3 a, a");
+    var label = document.createElement("span");
+    label.className = "visually-hidden";
+    label.textContent = " “Not interested”" + (title ? " in “" + title.textContent + "”" : "");
+    button.appendChild(label);
+    undo.appendChild(text);
+    undo.appendChild(button);
+    item.appendChild(undo);
+    return item;
+  }
+
+  function undoHide(e, form) {
+    e.preventDefault();
+    var card = form.__newsrecCard;
+    var item = form.parentNode;
+    form.querySelector("button").disabled = true;
+    postForm(form).then(function (answer) {
+      announce(answer.message);
+      item.parentNode.replaceChild(card, item);
+      var again = card.querySelector("form[data-newsrec-hide] button");
+      if (again) again.disabled = false;
+      var link = card.querySelector("a[href]");
+      if (link) link.focus(); // back where the reader was
+    }).catch(function () {
+      form.submit(); // a plain post: the page comes back with the story and a notice
+    });
+  }
 
   function announce(text) {
     var region = document.querySelector("[data-newsrec-status]");
