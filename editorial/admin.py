@@ -22,7 +22,7 @@ from django.utils.html import format_html, format_html_join
 
 from editorial import selectors, services
 from editorial.audit import audit_actor
-from editorial.compiler import layers_over_standing
+from editorial.compiler import layers_over_standing, rules_unapplied
 from editorial.forms import PreviewForm, RuleForm, RuleInlineFormSet, RuleSetForm
 from editorial.models import (
     AuditEntry,
@@ -424,6 +424,11 @@ class RuleSetAdmin(AuditedAdmin):
         ]
         legend = [(name, hue[name]) for name in names]
         live_set = RuleSet.objects.live().site().first()
+        live_rows = list(
+            Rule.objects.filter(rule_set__is_live=True)
+            .select_related("rule_set")
+            .order_by("rule_set", "pk")
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -433,9 +438,8 @@ class RuleSetAdmin(AuditedAdmin):
             "compliance": compliance,
             "previous": services.ruleset_previous(),
             "can_publish": request.user.has_perm(PUBLISH),
-            "target_warnings": selectors.target_warnings(
-                Rule.objects.filter(rule_set__is_live=True).order_by("rule_set", "pk")
-            ),
+            "target_warnings": selectors.target_warnings(live_rows),
+            "unapplied": rules_unapplied(live_rows),
             "standing_set": RuleSet.objects.standing().site().first(),
             "scoped_live": RuleSet.objects.live()
             .exclude(scope=Scope.SITE)

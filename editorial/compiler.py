@@ -46,6 +46,20 @@ def _builder(layers: Iterable[Iterable[Rule]]) -> RulesBuilder:
     return builder
 
 
+def rules_unapplied(rules: Iterable[Rule]) -> list[str]:
+    """The enabled rows the compiler skips (stored before today's validation, or past it), in
+    editors' words: the dashboard lists them, since readers' pages silently go without them."""
+    problems = []
+    for rule in rules:
+        if not rule.enabled:
+            continue
+        try:
+            strategy_for(rule.kind).apply(rule, RulesBuilder())
+        except (ValueError, TypeError, OverflowError, EngineInputError) as exc:
+            problems.append(f"{rule} (rule #{rule.pk} of “{rule.rule_set}”) is not applied: {exc}")
+    return problems
+
+
 def rules_compile(*, rules: Iterable[Rule], version: int) -> Rules:
     """Freeze rule rows into engine rules; rows are applied in id order (later rows win)."""
     return rules_compile_layers(layers=[rules], version=version)

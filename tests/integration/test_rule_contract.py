@@ -466,3 +466,22 @@ def test_a_pick_without_an_article_is_refused() -> None:
     with pytest.raises(ValidationError) as raised:
         rule.full_clean()
     assert "target_value" in raised.value.message_dict
+
+
+# --- 6. A rule that cannot be applied is reported, never a 500 -----------------------------------
+
+
+def test_a_stored_rule_that_cannot_be_applied_is_reported_on_the_dashboard(
+    admin_client: Client,
+) -> None:
+    make_catalogue(SECTIONS, 12)
+    rule_set = publish("Default", block("section", "Sport"))
+    # Stored before today's validation (or written around it): a pin of article "²".
+    Rule.objects.bulk_create([Rule(rule_set=rule_set, kind="pin", target_field="article",
+                                   target_value="²", slot=1)])  # fmt: skip
+    live_rules_memo_clear()
+    assert Client().get("/").status_code == 200
+    assert live_rules().filters.blocked_sections == {"Sport"}  # the rest still applies
+    page = admin_client.get("/admin/editorial/ruleset/dashboard/").content.decode()
+    assert "Rules that cannot be applied" in page
+    assert "is not applied: not an article id" in page
