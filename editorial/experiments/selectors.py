@@ -14,7 +14,15 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from editorial.experiments.assignment import Arm, RunningExperiment, arm_for
-from editorial.experiments.stats import Comparison, VariantCounts, VariantFigures, compare
+from editorial.experiments.stats import (
+    Comparison,
+    SampleRatio,
+    VariantCounts,
+    VariantFigures,
+    compare,
+    sample_ratio_check,
+    sample_size_warnings,
+)
 from editorial.experiments.stats import variant_figures as figures_of
 from editorial.models import Experiment, ExperimentStatus, Variant, VariantKind
 from newsrec.models import Article, Event, EventKind, Reader
@@ -144,13 +152,16 @@ class VariantResult:
 
 @dataclass(frozen=True)
 class ExperimentResults:
-    """Figures per variant over the experiment's window, each compared with the holdout."""
+    """Figures per variant over the experiment's window, each compared with the holdout, with
+    the checks that say whether to trust them."""
 
     experiment: Experiment
     window_start: datetime | None
     window_end: datetime | None
     baseline: Variant | None  # the (first) holdout variant
     variants: list[VariantResult]
+    sample_ratio: SampleRatio | None = None  # readers per variant against the weights
+    warnings: tuple[str, ...] = ()  # in editors' words: mismatch, too few readers or clicks
 
 
 _READS = """
@@ -229,4 +240,19 @@ def experiment_results(*, experiment: Experiment, now: datetime | None = None) -
         )
         for v in variants
     ]
-    return ExperimentResults(experiment, start, end, baseline, results)
+    ratio = sample_ratio_check(
+        [figures[v.pk].counts.readers for v in variants], [v.weight for v in variants]
+    )
+    warnings = []
+    if ratio is not None and ratio.mismatch:
+        split = ", ".join(
+            f"{v.name} {o} (expected {e:.0f})"
+            for v, o, e in zip(variants, ratio.observed, ratio.expected, strict=True)
+        )
+        warnings.append(
+            f"Sample ratio mismatch: readers per variant ({split}) are not the configured "
+            f"shares (chi-square {ratio.chi_square:.1f}, p = {ratio.p_value:.2g}). Something "
+            "assigns or counts readers unevenly; do not trust the comparison until it is found."
+        )
+    warnings += sample_size_warnings([(v.name, figures[v.pk].counts) for v in variants])
+    return ExperimentResults(experiment, start, end, baseline, results, ratio, tuple(warnings))

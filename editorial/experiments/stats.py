@@ -1,11 +1,19 @@
-"""Experiment statistics: CTR with Wilson intervals, two-proportion z-tests, lifts (pure)."""
+"""Experiment statistics: CTR with Wilson intervals, two-proportion z-tests, lifts with their
+intervals, the sample-ratio-mismatch check and the minimum-sample warning (pure)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 Z_95 = 1.959963984540054  # two-sided 95 %
+# A split this unlikely under the configured shares means the assignment or the counting is
+# broken (a bot, a cache, a lost beacon in one arm), not chance: the usual threshold for SRM.
+SRM_ALPHA = 0.001
+# Below these per variant, intervals are wide and the z-test's normal approximation is poor.
+MIN_READERS = 100
+MIN_CLICKS = 10
 
 
 def wilson_interval(successes: int, trials: int, *, z: float = Z_95) -> tuple[float, float]:
@@ -90,12 +98,117 @@ def variant_figures(counts: VariantCounts) -> VariantFigures:
     )
 
 
+def difference_interval(
+    x1: int, n1: int, x2: int, n2: int, *, z: float = Z_95
+) -> tuple[float, float] | None:
+    """Interval of p1 - p2 (Wald, unpooled); None without trials on either side."""
+    if n1 <= 0 or n2 <= 0:
+        return None
+    p1, p2 = x1 / n1, x2 / n2
+    half = z * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    return p1 - p2 - half, p1 - p2 + half
+
+
+def lift_interval(
+    x1: int, n1: int, x2: int, n2: int, *, z: float = Z_95
+) -> tuple[float, float] | None:
+    """Interval of the relative lift p1 / p2 - 1 (log risk ratio, Katz); None when either side
+    has no success (the ratio is then 0 or unbounded)."""
+    if min(x1, x2) <= 0 or n1 <= 0 or n2 <= 0:
+        return None
+    log_ratio = math.log((x1 / n1) / (x2 / n2))
+    se = math.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
+    return math.exp(log_ratio - z * se) - 1, math.exp(log_ratio + z * se) - 1
+
+
+def chi_square_sf(statistic: float, df: int) -> float:
+    """P(X >= statistic) for X ~ chi-square with ``df`` degrees of freedom.
+
+    The regularised upper incomplete gamma Q(df/2, statistic/2): its series below a + 1, a
+    continued fraction above (Numerical Recipes, 6.2), both to 1e-15.
+    """
+    if df <= 0:
+        raise ValueError("df must be positive")
+    if statistic <= 0:
+        return 1.0
+    a, x = df / 2, statistic / 2
+    log_front = a * math.log(x) - x - math.lgamma(a)
+    if x < a + 1:  # P(a, x) by its series; Q = 1 - P
+        term = total = 1 / a
+        n = a
+        while abs(term) > abs(total) * 1e-15:
+            n += 1
+            term *= x / n
+            total += term
+        return max(0.0, 1.0 - total * math.exp(log_front))
+    tiny = 1e-300  # modified Lentz
+    b = x + 1 - a
+    c, d = 1 / tiny, 1 / b
+    h = d
+    for i in range(1, 10_000):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-15:
+            break
+    return min(1.0, math.exp(log_front) * h)
+
+
+@dataclass(frozen=True)
+class SampleRatio:
+    """Readers per variant against the configured shares (chi-square goodness of fit)."""
+
+    observed: tuple[int, ...]
+    expected: tuple[float, ...]
+    chi_square: float
+    p_value: float
+    mismatch: bool  # p < SRM_ALPHA: do not trust the comparison until the cause is found
+
+
+def sample_ratio_check(
+    observed: Sequence[int], weights: Sequence[int], *, alpha: float = SRM_ALPHA
+) -> SampleRatio | None:
+    """Is the split of readers what the weights promise? None with fewer than two variants or
+    no readers yet."""
+    total, weight_sum = sum(observed), sum(weights)
+    if len(observed) != len(weights) or len(observed) < 2 or total <= 0 or weight_sum <= 0:
+        return None
+    expected = tuple(total * w / weight_sum for w in weights)
+    statistic = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
+    p = chi_square_sf(statistic, len(observed) - 1)
+    return SampleRatio(tuple(observed), expected, statistic, p, p < alpha)
+
+
+def sample_size_warnings(named: Sequence[tuple[str, VariantCounts]]) -> list[str]:
+    """One sentence per variant with fewer readers or clicks than a reading needs."""
+    warnings = []
+    for name, counts in named:
+        short = []
+        if counts.readers < MIN_READERS:
+            short.append(f"{counts.readers} readers (at least {MIN_READERS})")
+        if counts.clicks < MIN_CLICKS:
+            short.append(f"{counts.clicks} clicks (at least {MIN_CLICKS})")
+        if short:
+            warnings.append(f"“{name}” has {' and '.join(short)}: too few to judge yet.")
+    return warnings
+
+
 @dataclass(frozen=True)
 class Comparison:
     """A variant against the baseline (the holdout): what recommendations are worth."""
 
     ctr_difference: float  # absolute, in proportion points
+    ctr_difference_low: float | None  # its 95 % interval
+    ctr_difference_high: float | None
     ctr_lift: float | None  # relative
+    ctr_lift_low: float | None  # its 95 % interval
+    ctr_lift_high: float | None
     z: float
     p_value: float
     significant: bool  # p < alpha
@@ -105,12 +218,19 @@ class Comparison:
 def compare(
     variant: VariantFigures, baseline: VariantFigures, *, alpha: float = 0.05
 ) -> Comparison:
-    """CTR lift with a two-proportion z-test, and the lift in reads per reader (no test)."""
+    """CTR lift with its intervals and a two-proportion z-test, and the lift in reads per reader
+    (no test)."""
     a, b = variant.counts, baseline.counts
     z, p = two_proportion_z_test(a.clicks, a.impressions, b.clicks, b.impressions)
+    difference = difference_interval(a.clicks, a.impressions, b.clicks, b.impressions)
+    lift = lift_interval(a.clicks, a.impressions, b.clicks, b.impressions)
     return Comparison(
         ctr_difference=variant.ctr - baseline.ctr,
+        ctr_difference_low=difference[0] if difference else None,
+        ctr_difference_high=difference[1] if difference else None,
         ctr_lift=relative_lift(variant.ctr, baseline.ctr) if b.impressions else None,
+        ctr_lift_low=lift[0] if lift else None,
+        ctr_lift_high=lift[1] if lift else None,
         z=z,
         p_value=p,
         significant=p < alpha,

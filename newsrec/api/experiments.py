@@ -36,7 +36,17 @@ class ExperimentSerializer(serializers.ModelSerializer):
 
 class ComparisonSerializer(serializers.Serializer):
     ctr_difference = serializers.FloatField(help_text="CTR minus the holdout's (absolute).")
+    ctr_difference_low = serializers.FloatField(
+        allow_null=True, help_text="95 % interval of the difference (Wald), lower end."
+    )
+    ctr_difference_high = serializers.FloatField(allow_null=True)
     ctr_lift = serializers.FloatField(allow_null=True, help_text="Relative: 0.25 = 25 % more.")
+    ctr_lift_low = serializers.FloatField(
+        allow_null=True,
+        help_text="95 % interval of the lift (log CTR ratio), lower end; null while either "
+        "side has no click.",
+    )
+    ctr_lift_high = serializers.FloatField(allow_null=True)
     z = serializers.FloatField(help_text="Two-proportion z statistic of the CTRs.")
     p_value = serializers.FloatField(help_text="Two-sided.")
     significant = serializers.BooleanField(help_text="p < 0.05.")
@@ -64,6 +74,20 @@ class VariantResultSerializer(serializers.Serializer):
     )
 
 
+class SampleRatioSerializer(serializers.Serializer):
+    observed = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Readers per variant, in variant order."
+    )
+    expected = serializers.ListField(
+        child=serializers.FloatField(), help_text="What the configured weights promise."
+    )
+    chi_square = serializers.FloatField()
+    p_value = serializers.FloatField()
+    mismatch = serializers.BooleanField(
+        help_text="p < 0.001: readers are assigned or counted unevenly; distrust the results."
+    )
+
+
 class ExperimentResultsSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -78,6 +102,13 @@ class ExperimentResultsSerializer(serializers.Serializer):
         allow_null=True, help_text="The holdout variant every other one is compared with."
     )
     results = VariantResultSerializer(many=True)
+    sample_ratio = SampleRatioSerializer(
+        allow_null=True, help_text="Null before two variants have readers."
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Sample ratio mismatch, and variants with too few readers or clicks to judge.",
+    )
 
 
 def results_payload(results: ExperimentResults) -> dict[str, Any]:
@@ -102,6 +133,8 @@ def results_payload(results: ExperimentResults) -> dict[str, Any]:
         "window_end": results.window_end,
         "baseline_variant_id": results.baseline.pk if results.baseline else None,
         "results": rows,
+        "sample_ratio": vars(results.sample_ratio) if results.sample_ratio else None,
+        "warnings": list(results.warnings),
     }
     return dict(ExperimentResultsSerializer(payload).data)
 
@@ -143,8 +176,10 @@ EXPERIMENT_RESULTS_EXAMPLE = OpenApiExample(
                 "finishes": 12004, "reads_per_reader": 3.341, "finishes_per_reader": 1.332,
                 "mean_dwell_seconds": 74.2,
                 "comparison": {
-                    "ctr_difference": 0.018, "ctr_lift": 0.4286, "z": 17.6, "p_value": 0.0,
-                    "significant": True, "reads_per_reader_lift": 0.2172,
+                    "ctr_difference": 0.018, "ctr_difference_low": 0.016,
+                    "ctr_difference_high": 0.02, "ctr_lift": 0.4286, "ctr_lift_low": 0.3649,
+                    "ctr_lift_high": 0.4955, "z": 17.6, "p_value": 0.0, "significant": True,
+                    "reads_per_reader_lift": 0.2172,
                 },
             },
             {
@@ -155,6 +190,11 @@ EXPERIMENT_RESULTS_EXAMPLE = OpenApiExample(
                 "mean_dwell_seconds": 69.8,
             },
         ],
+        "sample_ratio": {
+            "observed": [9012, 1003], "expected": [9013.5, 1001.5], "chi_square": 0.0025,
+            "p_value": 0.9601, "mismatch": False,
+        },
+        "warnings": [],
     },
 )  # fmt: skip
 
@@ -189,7 +229,10 @@ class ExperimentResultsView(generics.RetrieveAPIView):
             "their `recommendation_id` ends with the variant's tag; reads, finishes and dwell "
             "count everything the exposed readers read in the window. CTR comes with a 95 % "
             "Wilson interval; each variant is compared with the holdout by a two-proportion "
-            "z-test. A draft has an empty window and no results."
+            "z-test, with 95 % intervals of the difference and of the relative lift. "
+            "`sample_ratio` checks the readers per variant against the configured weights "
+            "(chi-square); `warnings` names a mismatch (p < 0.001) and variants with fewer "
+            "than 100 readers or 10 clicks. A draft has an empty window and no results."
         ),
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
