@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
+from django.utils.cache import patch_cache_control
 from django.utils.html import format_html, format_html_join
 
 from newsrec import services
 from newsrec.api.authentication import api_key_create
 from newsrec.learning.training import activate, deactivate
 from newsrec.models import ApiKey, Article, EmbeddingStatus, RankerModel, Reader, ReaderProfile
-from newsrec.readers import reader_interests
+from newsrec.readers import reader_erase, reader_export, reader_interests
 
 
 @admin.register(Article)
@@ -88,14 +92,52 @@ def _interests_in_words(reader: Reader) -> str:
 class ReaderAdmin(ReaderDataAdmin):
     list_display = ["public_id", "user", "personalisation_enabled", "created", "last_seen"]
     list_filter = ["personalisation_enabled"]
-    search_fields = ["public_id", "user__username"]
+    # client_id: the host's id of readers it names ("api:<id>"), to answer their requests
+    search_fields = ["public_id", "user__username", "client_id"]
     fields = readonly_fields = (
         "public_id", "user", "personalisation_enabled", "created", "last_seen", "interests",
     )  # fmt: skip
+    actions = ["reader_data_export", "reader_data_erase"]
 
     @admin.display(description="Top interests")
     def interests(self, obj: Reader) -> str:
         return _interests_in_words(obj)
+
+    def has_reader_data_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("newsrec.view_reader_data")
+
+    @admin.action(
+        description="Export the selected readers' data (JSON)", permissions=["reader_data"]
+    )
+    def reader_data_export(self, request: HttpRequest, queryset: QuerySet[Reader]) -> HttpResponse:
+        data = {"readers": [reader_export(reader=r) for r in queryset.order_by("pk")]}
+        response = JsonResponse(data, encoder=DjangoJSONEncoder)
+        response["Content-Disposition"] = 'attachment; filename="readers-export.json"'
+        patch_cache_control(response, private=True, no_store=True)
+        return response
+
+    @admin.action(description="Erase the selected readers", permissions=["reader_data"])
+    def reader_data_erase(
+        self, request: HttpRequest, queryset: QuerySet[Reader]
+    ) -> HttpResponse | None:
+        if request.POST.get("post") != "yes":  # first ask, as Django's own delete action does
+            return TemplateResponse(
+                request,
+                "admin/newsrec/reader/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.model._meta,
+                    "queryset": list(queryset.select_related("user").order_by("pk")),
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                    "media": self.media,
+                },
+            )
+        erased = 0
+        for reader in queryset:
+            reader_erase(reader=reader)
+            erased += 1
+        self.message_user(request, f"Erased {erased} reader(s) and everything stored about them.")
+        return None
 
 
 @admin.register(ReaderProfile)

@@ -43,6 +43,7 @@ from newsrec.engine.types import (
     ItemRow,
     ReaderState,
     Seed,
+    reading_style,
 )
 from newsrec.learning.serving import readers_on_hand_weights, serving_model
 from newsrec.models import Article, Event, EventKind, Feed, Reader, ReaderProfile
@@ -273,10 +274,14 @@ def pool_cache_clear() -> None:
 # --- Readers -----------------------------------------------------------------------------------
 
 
+STYLE_KEY = "_style"  # a feed's context_habits also carry the reader's style under this key
+
+
 def _habits(raw: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]]:
     return {
         (device, daypart): {k: float(v) for k, v in sections.items()}
         for device, by_part in (raw or {}).items()
+        if device != STYLE_KEY
         for daypart, sections in (by_part or {}).items()
     }
 
@@ -284,7 +289,7 @@ def _habits(raw: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]]:
 _READER_STATES = """
 SELECT r.id, r.personalisation_enabled, p.reader_id IS NOT NULL, p.interest_vector,
        p.section_affinity, p.tag_affinity, p.author_affinity, p.context_habits,
-       e.articles, e.kinds, e.dwell, e.depth, e.allowed, e.hours
+       p.sessions, p.avg_session_depth, e.articles, e.kinds, e.dwell, e.depth, e.allowed, e.hours
 FROM {reader} r
 LEFT JOIN {profile} p ON p.reader_id = r.id
 LEFT JOIN LATERAL (
@@ -320,6 +325,7 @@ def reader_state_build(
     context_habits: Mapping[tuple[str, str], Mapping[str, float]] | None = None,
     profiled: bool = True,
     fatigue_before_hour: int | None = None,
+    style: str = "",
 ) -> ReaderState:
     """The engine's view of one reader from the stored profile and recent events (pure).
 
@@ -373,6 +379,7 @@ def reader_state_build(
         tag_affinity=dict(tag_affinity or {}) if personal else {},
         author_affinity=dict(author_affinity or {}) if personal else {},
         context_habits=dict(context_habits or {}) if personal else {},
+        style=style if personal else "",
         personalisation_enabled=personalisation_enabled,
     )
 
@@ -420,7 +427,8 @@ def reader_states(
         row = fetched.get(reader_id)
         if row is None:
             continue
-        _, enabled, has_profile, vector, sections, tags, authors, habits, *events = row
+        _, enabled, has_profile, vector, sections, tags, authors, habits, *rest = row
+        sessions, depth, *events = rest
         articles, kinds, dwells, depths, allowed, hours = events
         states.append(
             reader_state_build(
@@ -442,6 +450,7 @@ def reader_states(
                 tag_affinity=_json_value(tags),
                 author_affinity=_json_value(authors),
                 context_habits=_habits(_json_value(habits)),
+                style=reading_style(sessions=sessions or 0, avg_session_depth=depth or 0.0),
             )
         )
     return states
@@ -541,7 +550,8 @@ WHERE newsrec_feed.rules_version <= EXCLUDED.rules_version
 def feeds_store(*, results: Sequence[tuple[ReaderState | None, FeedResult]], pool: Pool) -> int:
     """Swap in complete new feeds; each row changes in one statement. Returns rows written.
 
-    Readers erased since their state was loaded are left out, never failing the others' feeds.
+    Readers erased (or opted out) since their state was loaded are left out, never failing the
+    others' feeds.
     """
     if not results:
         return 0
@@ -552,12 +562,15 @@ def feeds_store(*, results: Sequence[tuple[ReaderState | None, FeedResult]], poo
         habits: dict[str, dict[str, dict[str, float]]] = {}
         for (device, daypart), sections in (state.context_habits if state else {}).items():
             habits.setdefault(device, {})[daypart] = dict(sections)
+        stored: dict[str, Any] = habits
+        if state is not None and state.style:
+            stored = {**habits, STYLE_KEY: state.style}
         row = [
             feed_key(reader_id),
             reader_id,
             _items_json(result.items, pool, strings),
             _JSON.encode([{"kind": str(c.kind), "message": c.message} for c in result.conflicts]),
-            _JSON.encode(habits),
+            _JSON.encode(stored),
             result.rules_version,
             datetime.fromtimestamp(result.built_at, tz=UTC),
         ]
@@ -576,10 +589,12 @@ def feeds_store(*, results: Sequence[tuple[ReaderState | None, FeedResult]], poo
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(7331, r::int) FROM unnest(%s::bigint[]) r", [keys]
             )
-            # The readers that still exist, kept from erasure until this commits (an erase
-            # locks its reader first, so its cascade also deletes a feed written here).
+            # The readers that still exist and want a personal feed, kept so until this commits:
+            # an erase or an opt-out waits for this write and then deletes the feed with the
+            # rest (one under way first leaves them out here).
             cursor.execute(
-                "SELECT id FROM newsrec_reader WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+                "SELECT id FROM newsrec_reader WHERE id = ANY(%s) AND personalisation_enabled"
+                " ORDER BY id FOR SHARE",
                 [keys],
             )
             existing = {row[0] for row in cursor.fetchall()}
@@ -1023,7 +1038,10 @@ def _context_order(
     device: str,
     hour: int | None,
 ) -> list[dict[str, Any]]:
-    state = ReaderState(reader_id=reader_id, context_habits=_habits(habits))
+    style = habits.get(STYLE_KEY, "") if isinstance(habits, dict) else ""
+    state = ReaderState(
+        reader_id=reader_id, context_habits=_habits(habits), style=str(style), returning=True
+    )
     context = Context(now=time.time(), device=device, local_hour=hour)
     as_items = [
         FeedItem(
@@ -1033,7 +1051,10 @@ def _context_order(
         for i in items
     ]  # fmt: skip
     by_id = {i["article_id"]: i for i in items}
-    return [by_id[item.article_id] for item in context_rerank(as_items, state, context)]
+    return [
+        {**by_id[item.article_id], "reason": item.reason}
+        for item in context_rerank(as_items, state, context)
+    ]
 
 
 # --- Fan-out progress (visible to staff) -------------------------------------------------------

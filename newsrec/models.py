@@ -125,6 +125,7 @@ class ApiKeyScope(models.TextChoices):
     WRITE_EVENTS = "write-events", "Write events"
     MANAGE_ARTICLES = "manage-articles", "Manage articles"
     MANAGE_RULES = "manage-rules", "Manage rules"
+    MANAGE_READERS = "manage-readers", "Manage readers (export and erase their data)"
 
 
 class ApiKey(models.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from newsrec.conf import newsrec_settings
-from newsrec.models import Article, Event, Reader, ReaderProfile
+from newsrec.models import Article, Event, Feed, Reader, ReaderProfile
 
 COOKIE_NAME = "newsrec_rid"
 COOKIE_SALT = "newsrec.reader"
@@ -67,6 +68,21 @@ def reader_for_user(*, user: AbstractBaseUser) -> Reader:
 def reader_for_client_id(*, client_id: str) -> Reader:
     """The reader a trusted server names by its own id (namespaced apart from cookie ids)."""
     return _get_or_create(client_id=f"api:{client_id}")
+
+
+def reader_by_reference(*, reference: str) -> Reader | None:
+    """The reader a trusted server names: by its own id (as sent with events), else by public id.
+
+    A cookie's token is never a reference: it is the browser's secret, not the host's id.
+    """
+    reader = _find(client_id=f"api:{reference}")
+    if reader is not None:
+        return reader
+    try:
+        public_id = uuid.UUID(reference)
+    except ValueError:
+        return None
+    return _find(public_id=public_id)
 
 
 def reader_for_cookie(*, token: str | None, create: bool) -> tuple[Reader | None, str | None]:
@@ -162,12 +178,16 @@ def reader_adopt_on_login(*, request: Any, user: AbstractBaseUser) -> Reader | N
 
 
 def personalisation_set(*, reader: Reader, enabled: bool) -> Reader:
-    """Opt in or out. Out: the profile is deleted and new events are stored but never profiled."""
+    """Opt in or out. Out: the profile and the personal feed are deleted, and new events are
+    stored but never profiled (the reader sees the non-personalised feed)."""
     with transaction.atomic():
+        # The update waits for a feed write of this reader under way (it holds the row shared),
+        # so the delete below sees that feed; later writes skip readers who opted out.
         Reader.objects.filter(pk=reader.pk).update(personalisation_enabled=enabled)
         reader.personalisation_enabled = enabled
         if not enabled:
             ReaderProfile.objects.filter(reader=reader).delete()
+            Feed.objects.filter(reader=reader).delete()
         else:
             from newsrec.profiles import profile_schedule
 

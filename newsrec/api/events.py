@@ -349,8 +349,9 @@ class MePersonalisationView(APIView):
         responses={200: PersonalisationSerializer},
         examples=[examples.PERSONALISATION_OFF],
         description=(
-            "Off: the profile is deleted and new events are kept but never profiled; feeds "
-            "become the non-personalised one. Browsers send the CSRF token."
+            "Off: the profile and the stored personal feed are deleted and new events are kept "
+            "but never profiled; feeds become the non-personalised one. Browsers send the CSRF "
+            "token."
         ),
     )
     def post(self, request: Request) -> Response:

@@ -59,6 +59,26 @@ class CanManageRulesOrReadOnly(BasePermission):
         return request.method in SAFE_METHODS and has_scope(request, ApiKeyScope.READ_FEEDS)
 
 
+class CanManageReaders(BasePermission):
+    """Any reader's data (export, erase): the manage-readers scope, or staff with reader-data."""
+
+    message = (
+        "Readers' data needs an API key with the manage-readers scope or a staff login with "
+        "the reader-data permission."
+    )
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, ApiKey):
+            return ApiKeyScope.MANAGE_READERS in request.auth.scopes
+        user = request.user
+        return bool(
+            user
+            and user.is_authenticated
+            and user.is_staff
+            and user.has_perm("newsrec.view_reader_data")
+        )
+
+
 class IsReader(BasePermission):
     """Endpoints about "me": the caller is a reader (browser, or app with a reader token).
 
