@@ -43,7 +43,6 @@ from newsrec.engine.types import (
     ItemRow,
     ReaderState,
     Seed,
-    reading_style,
 )
 from newsrec.learning.serving import readers_on_hand_weights, serving_model
 from newsrec.models import Article, Event, EventKind, Feed, Reader, ReaderProfile
@@ -274,14 +273,10 @@ def pool_cache_clear() -> None:
 # --- Readers -----------------------------------------------------------------------------------
 
 
-STYLE_KEY = "_style"  # a feed's context_habits also carry the reader's style under this key
-
-
 def _habits(raw: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]]:
     return {
         (device, daypart): {k: float(v) for k, v in sections.items()}
         for device, by_part in (raw or {}).items()
-        if device != STYLE_KEY
         for daypart, sections in (by_part or {}).items()
     }
 
@@ -289,7 +284,7 @@ def _habits(raw: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]]:
 _READER_STATES = """
 SELECT r.id, r.personalisation_enabled, p.reader_id IS NOT NULL, p.interest_vector,
        p.section_affinity, p.tag_affinity, p.author_affinity, p.context_habits,
-       p.sessions, p.avg_session_depth, e.articles, e.kinds, e.dwell, e.depth, e.allowed, e.hours
+       e.articles, e.kinds, e.dwell, e.depth, e.allowed, e.hours
 FROM {reader} r
 LEFT JOIN {profile} p ON p.reader_id = r.id
 LEFT JOIN LATERAL (
@@ -325,7 +320,6 @@ def reader_state_build(
     context_habits: Mapping[tuple[str, str], Mapping[str, float]] | None = None,
     profiled: bool = True,
     fatigue_before_hour: int | None = None,
-    style: str = "",
 ) -> ReaderState:
     """The engine's view of one reader from the stored profile and recent events (pure).
 
@@ -379,7 +373,6 @@ def reader_state_build(
         tag_affinity=dict(tag_affinity or {}) if personal else {},
         author_affinity=dict(author_affinity or {}) if personal else {},
         context_habits=dict(context_habits or {}) if personal else {},
-        style=style if personal else "",
         personalisation_enabled=personalisation_enabled,
     )
 
@@ -427,8 +420,7 @@ def reader_states(
         row = fetched.get(reader_id)
         if row is None:
             continue
-        _, enabled, has_profile, vector, sections, tags, authors, habits, *rest = row
-        sessions, depth, *events = rest
+        _, enabled, has_profile, vector, sections, tags, authors, habits, *events = row
         articles, kinds, dwells, depths, allowed, hours = events
         states.append(
             reader_state_build(
@@ -450,7 +442,6 @@ def reader_states(
                 tag_affinity=_json_value(tags),
                 author_affinity=_json_value(authors),
                 context_habits=_habits(_json_value(habits)),
-                style=reading_style(sessions=sessions or 0, avg_session_depth=depth or 0.0),
             )
         )
     return states
@@ -562,15 +553,12 @@ def feeds_store(*, results: Sequence[tuple[ReaderState | None, FeedResult]], poo
         habits: dict[str, dict[str, dict[str, float]]] = {}
         for (device, daypart), sections in (state.context_habits if state else {}).items():
             habits.setdefault(device, {})[daypart] = dict(sections)
-        stored: dict[str, Any] = habits
-        if state is not None and state.style:
-            stored = {**habits, STYLE_KEY: state.style}
         row = [
             feed_key(reader_id),
             reader_id,
             _items_json(result.items, pool, strings),
             _JSON.encode([{"kind": str(c.kind), "message": c.message} for c in result.conflicts]),
-            _JSON.encode(stored),
+            _JSON.encode(habits),
             result.rules_version,
             datetime.fromtimestamp(result.built_at, tz=UTC),
         ]
@@ -1038,10 +1026,7 @@ def _context_order(
     device: str,
     hour: int | None,
 ) -> list[dict[str, Any]]:
-    style = habits.get(STYLE_KEY, "") if isinstance(habits, dict) else ""
-    state = ReaderState(
-        reader_id=reader_id, context_habits=_habits(habits), style=str(style), returning=True
-    )
+    state = ReaderState(reader_id=reader_id, context_habits=_habits(habits))
     context = Context(now=time.time(), device=device, local_hour=hour)
     as_items = [
         FeedItem(
@@ -1051,10 +1036,7 @@ def _context_order(
         for i in items
     ]  # fmt: skip
     by_id = {i["article_id"]: i for i in items}
-    return [
-        {**by_id[item.article_id], "reason": item.reason}
-        for item in context_rerank(as_items, state, context)
-    ]
+    return [by_id[item.article_id] for item in context_rerank(as_items, state, context)]
 
 
 # --- Fan-out progress (visible to staff) -------------------------------------------------------
