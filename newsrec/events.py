@@ -18,6 +18,7 @@ from newsrec.conf import newsrec_settings
 from newsrec.ingest import datetime_problem, echo_safe, text_problem
 from newsrec.metrics import events_count
 from newsrec.models import Article, DeviceClass, Event, EventKind, Reader, ReferrerType
+from newsrec.numbers import ascii_int
 
 MAX_EVENT_BYTES = 4_096  # one event's JSON; real events are a few hundred bytes
 MAX_DWELL_SECONDS = 86_400.0  # a day on one page is a stuck tab, not reading
@@ -31,6 +32,21 @@ _FIELDS = {
 }  # fmt: skip
 _TABLET_UA = re.compile(r"iPad|Tablet|PlayBook|Silk|Kindle|Android(?!.*Mobile)", re.IGNORECASE)
 _MOBILE_UA = re.compile(r"Mobi|iPhone|iPod|Android.*Mobile|Windows Phone|BlackBerry", re.I)
+
+
+TZ_COOKIE = "newsrec_tz"  # minutes east of UTC, set by the beacon (newsrec.js)
+
+
+def local_hour_of(request: Any, *, now: datetime | None = None) -> int | None:
+    """The reader's local hour from the beacon's time-zone cookie (None when unknown): the
+    device and time-of-day re-rank of pages and template tags uses it."""
+    raw = request.COOKIES.get(TZ_COOKIE, "") if request is not None else ""
+    sign = -1 if raw.startswith("-") else 1
+    minutes = ascii_int(raw.removeprefix("-"), low=0, high=14 * 60)
+    if minutes is None:
+        return None
+    moment = (now or timezone.now()) + timedelta(minutes=sign * minutes)
+    return moment.astimezone(UTC).hour
 
 
 def device_from_user_agent(user_agent: str) -> str:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import psycopg
 from django.db import connection, transaction
-from django.db.models import Case, Count, Q, Value, When
+from django.db.models import Case, Count, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -43,6 +43,7 @@ from newsrec.engine.types import (
     ItemRow,
     ReaderState,
     Seed,
+    reading_style,
 )
 from newsrec.learning.serving import readers_on_hand_weights, serving_model
 from newsrec.models import Article, Event, EventKind, Feed, Reader, ReaderProfile
@@ -273,10 +274,14 @@ def pool_cache_clear() -> None:
 # --- Readers -----------------------------------------------------------------------------------
 
 
+STYLE_KEY = "_style"  # a feed's context_habits also carry the reader's style under this key
+
+
 def _habits(raw: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]]:
     return {
         (device, daypart): {k: float(v) for k, v in sections.items()}
         for device, by_part in (raw or {}).items()
+        if device != STYLE_KEY
         for daypart, sections in (by_part or {}).items()
     }
 
@@ -284,7 +289,7 @@ def _habits(raw: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]]:
 _READER_STATES = """
 SELECT r.id, r.personalisation_enabled, p.reader_id IS NOT NULL, p.interest_vector,
        p.section_affinity, p.tag_affinity, p.author_affinity, p.context_habits,
-       e.articles, e.kinds, e.dwell, e.depth, e.allowed, e.hours
+       p.sessions, p.avg_session_depth, e.articles, e.kinds, e.dwell, e.depth, e.allowed, e.hours
 FROM {reader} r
 LEFT JOIN {profile} p ON p.reader_id = r.id
 LEFT JOIN LATERAL (
@@ -320,6 +325,7 @@ def reader_state_build(
     context_habits: Mapping[tuple[str, str], Mapping[str, float]] | None = None,
     profiled: bool = True,
     fatigue_before_hour: int | None = None,
+    style: str = "",
 ) -> ReaderState:
     """The engine's view of one reader from the stored profile and recent events (pure).
 
@@ -373,6 +379,7 @@ def reader_state_build(
         tag_affinity=dict(tag_affinity or {}) if personal else {},
         author_affinity=dict(author_affinity or {}) if personal else {},
         context_habits=dict(context_habits or {}) if personal else {},
+        style=style if personal else "",
         personalisation_enabled=personalisation_enabled,
     )
 
@@ -420,7 +427,8 @@ def reader_states(
         row = fetched.get(reader_id)
         if row is None:
             continue
-        _, enabled, has_profile, vector, sections, tags, authors, habits, *events = row
+        _, enabled, has_profile, vector, sections, tags, authors, habits, *rest = row
+        sessions, depth, *events = rest
         articles, kinds, dwells, depths, allowed, hours = events
         states.append(
             reader_state_build(
@@ -442,6 +450,7 @@ def reader_states(
                 tag_affinity=_json_value(tags),
                 author_affinity=_json_value(authors),
                 context_habits=_habits(_json_value(habits)),
+                style=reading_style(sessions=sessions or 0, avg_session_depth=depth or 0.0),
             )
         )
     return states
@@ -553,12 +562,15 @@ def feeds_store(*, results: Sequence[tuple[ReaderState | None, FeedResult]], poo
         habits: dict[str, dict[str, dict[str, float]]] = {}
         for (device, daypart), sections in (state.context_habits if state else {}).items():
             habits.setdefault(device, {})[daypart] = dict(sections)
+        stored: dict[str, Any] = habits
+        if state is not None and state.style:
+            stored = {**habits, STYLE_KEY: state.style}
         row = [
             feed_key(reader_id),
             reader_id,
             _items_json(result.items, pool, strings),
             _JSON.encode([{"kind": str(c.kind), "message": c.message} for c in result.conflicts]),
-            _JSON.encode(habits),
+            _JSON.encode(stored),
             result.rules_version,
             datetime.fromtimestamp(result.built_at, tz=UTC),
         ]
@@ -667,15 +679,19 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def readers_to_refresh(*, active_days: int | None = None) -> Iterable[int]:
+def readers_kept(*, active_days: int | None = None) -> QuerySet[Reader]:
     """Readers whose feeds are kept: personalised and seen within FEED_ACTIVE_DAYS."""
     days = active_days or int(newsrec_settings.FEED_ACTIVE_DAYS)
     since = timezone.now() - timedelta(days=days)
+    return Reader.objects.filter(
+        Q(last_seen__gte=since) | Q(last_seen__isnull=True, created__gte=since)
+    ).filter(personalisation_enabled=True)
+
+
+def readers_to_refresh(*, active_days: int | None = None) -> Iterable[int]:
+    """The ids of the readers whose feeds are kept, in id order."""
     return (
-        Reader.objects.filter(
-            Q(last_seen__gte=since) | Q(last_seen__isnull=True, created__gte=since)
-        )
-        .filter(personalisation_enabled=True)
+        readers_kept(active_days=active_days)
         .order_by("pk")
         .values_list("pk", flat=True)
         .iterator(chunk_size=10_000)
@@ -1026,7 +1042,10 @@ def _context_order(
     device: str,
     hour: int | None,
 ) -> list[dict[str, Any]]:
-    state = ReaderState(reader_id=reader_id, context_habits=_habits(habits))
+    style = habits.get(STYLE_KEY, "") if isinstance(habits, dict) else ""
+    state = ReaderState(
+        reader_id=reader_id, context_habits=_habits(habits), style=str(style), returning=True
+    )
     context = Context(now=time.time(), device=device, local_hour=hour)
     as_items = [
         FeedItem(
@@ -1036,7 +1055,10 @@ def _context_order(
         for i in items
     ]  # fmt: skip
     by_id = {i["article_id"]: i for i in items}
-    return [by_id[item.article_id] for item in context_rerank(as_items, state, context)]
+    return [
+        {**by_id[item.article_id], "reason": item.reason}
+        for item in context_rerank(as_items, state, context)
+    ]
 
 
 # --- Fan-out progress (visible to staff) -------------------------------------------------------
@@ -1079,10 +1101,55 @@ def fanout_progress_add(*, run_id: str, done: int) -> None:
 
     with contextlib.suppress(ValueError):  # progress of an expired run
         now_done = cache.incr(f"{PROGRESS_KEY}:{run_id}:done", done)
+        cache.set(f"{PROGRESS_KEY}:{run_id}:moved", time.time(), timeout=7 * 86400)
         run = cache.get(PROGRESS_KEY)
         if run and run.get("run_id") == run_id and now_done >= run["total"]:
             # the first chunk to complete the run records when it finished (add: only once)
             cache.add(f"{PROGRESS_KEY}:{run_id}:finished", time.time(), timeout=7 * 86400)
+
+
+def fanout_resume(*, enqueue: Any, now: float | None = None) -> int:
+    """Re-queue what an interrupted fan-out left undone; returns how many readers were queued.
+
+    A chunk lost with its worker waits for the broker's redelivery (an hour on Redis). Once no
+    chunk of the latest run has finished for FANOUT_STALL_SECONDS (and the run is not done),
+    the feeds it covers that are still older than the live rules are queued again, under the
+    same run, in chunks. Idempotent; nothing at all while the run progresses or once it is
+    done, else one indexed query. Each resume of a run waits twice as long as the one before,
+    so that workers all down do not flood the queue.
+    """
+    from django.core.cache import cache
+
+    from editorial.models import RulesState
+
+    now = time.time() if now is None else now
+    run = cache.get(PROGRESS_KEY)
+    if not run:
+        return 0
+    base = f"{PROGRESS_KEY}:{run['run_id']}"
+    marks = cache.get_many([f"{base}:finished", f"{base}:moved", f"{base}:resumes"])
+    if f"{base}:finished" in marks:
+        return 0
+    resumes = int(marks.get(f"{base}:resumes", 0))
+    quiet = now - float(marks.get(f"{base}:moved", run["started"]))
+    if quiet < int(newsrec_settings.FANOUT_STALL_SECONDS) * 2 ** min(resumes, 5):
+        return 0
+    live = RulesState.objects.filter(pk=1).values("version")
+    stale = list(
+        Feed.objects.filter(rules_version__lt=Subquery(live))  # newsrec_feed_rules_version
+        .filter(Q(reader__isnull=True) | Q(reader__in=readers_kept()))
+        .order_by("reader_id")
+        .values_list("reader_id", flat=True)
+    )
+    if not stale:
+        return 0
+    cache.set_many({f"{base}:moved": now, f"{base}:resumes": resumes + 1}, timeout=7 * 86400)
+    ids = [r for r in stale if r is not None]
+    size = int(newsrec_settings.FEED_CHUNK_SIZE)
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)] or [[]]
+    for i, chunk in enumerate(chunks):
+        enqueue(chunk, run["run_id"], i == 0 and None in stale)
+    return len(ids)
 
 
 def fanout_progress() -> dict[str, Any] | None:

@@ -360,6 +360,7 @@ def reader_feed_cards(
     limit: int | None = None,
     section: str | None = None,
     hidden: set[int] | None = None,
+    local_hour: int | None = None,
 ) -> ReaderFeed:
     """The reader's stored feed (or the default one) joined with live articles in one query.
 
@@ -373,8 +374,9 @@ def reader_feed_cards(
     if hidden is None:
         hidden = reader_hidden_article_ids(reader=reader)
     view = feeds.feed_read(
-        reader=reader, device=device, limit=int(newsrec_settings.FEED_LENGTH), section=section or ""
-    )
+        reader=reader, device=device, limit=int(newsrec_settings.FEED_LENGTH),
+        section=section or "", local_hour=local_hour,
+    )  # fmt: skip
     items = [
         (slot, item)
         for slot, item in enumerate(view.items, start=1)

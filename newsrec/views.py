@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from kombu.exceptions import OperationalError as BrokerError
 
 from newsrec import readers, selectors
-from newsrec.events import device_from_user_agent, event_hide_undo, events_ingest
+from newsrec.events import device_from_user_agent, event_hide_undo, events_ingest, local_hour_of
 from newsrec.models import Article, EventKind, Reader
 from newsrec.selectors import FeedCard
 from newsrec.templatetags.newsrec import HIDDEN_TAG
@@ -77,7 +77,9 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("newsrec:section", name=section, permanent=True)
     reader = _reader(request)
     hidden = selectors.reader_hidden_article_ids(reader=reader)
-    feed = selectors.reader_feed_cards(reader=reader, device=_device(request), hidden=hidden)
+    feed = selectors.reader_feed_cards(
+        reader=reader, device=_device(request), hidden=hidden, local_hour=local_hour_of(request)
+    )
     rails = _rails(feed)
     in_rails = {c.article.pk for rail in rails for c in rail["cards"]}
     for_you = selectors.cards_capped(
@@ -135,7 +137,9 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else []
     )
     shown |= {a.pk for a in more}
-    feed = selectors.reader_feed_cards(reader=reader, device=_device(request), hidden=hidden)
+    feed = selectors.reader_feed_cards(
+        reader=reader, device=_device(request), hidden=hidden, local_hour=local_hour_of(request)
+    )
     next_up = selectors.cards_capped(
         [c for c in feed.cards if c.article.pk not in shown], feed.caps, limit=SIDE_LIST_SIZE
     )
@@ -162,8 +166,9 @@ def section_page(request: HttpRequest, name: str) -> HttpResponse:
     reader = _reader(request)
     hidden = selectors.reader_hidden_article_ids(reader=reader)
     feed = selectors.reader_feed_cards(
-        reader=reader, device=_device(request), section=name, hidden=hidden
-    )
+        reader=reader, device=_device(request), section=name, hidden=hidden,
+        local_hour=local_hour_of(request),
+    )  # fmt: skip
     cards = selectors.cards_capped(feed.cards, feed.caps, limit=SECTION_PAGE_SIZE)
     return render(
         request,

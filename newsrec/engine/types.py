@@ -15,6 +15,20 @@ from newsrec.engine.errors import EngineInputError
 DEVICES = ("mobile", "tablet", "desktop")
 
 
+BINGE_DEPTH = 2.5  # articles per session, on average, from which a reader binges
+SAMPLE_DEPTH = 1.3  # ... and up to which a reader samples
+STYLE_MIN_SESSIONS = 3
+
+
+def reading_style(*, sessions: int, avg_session_depth: float) -> str:
+    """ "binge", "sample" or "" (too few sessions to say) from a reader's sessions."""
+    if sessions < STYLE_MIN_SESSIONS:
+        return ""
+    if avg_session_depth >= BINGE_DEPTH:
+        return "binge"
+    return "sample" if avg_session_depth <= SAMPLE_DEPTH else ""
+
+
 def daypart_of(hour: int) -> str:
     """Morning 5-11, afternoon 12-16, evening 17-21, night 22-4 (local time)."""
     if 5 <= hour < 12:
@@ -82,6 +96,9 @@ class ReaderState:
     # (device, daypart) -> section -> affinity in [0, 1]: ("mobile", "morning") -> {"Sport": 0.9}
     context_habits: Mapping[tuple[str, str], Mapping[str, float]] = field(default_factory=dict)
     personalisation_enabled: bool = True
+    # "binge" (long sessions: more of what they started), "sample" (one or two stories a
+    # visit: the standouts) or "" (not known yet); see ``reading_style``
+    style: str = ""
     # Known to have a history even though none is loaded here (a stored feed read at request
     # time): pins for new visitors do not apply, pins for returning readers do.
     returning: bool = False
@@ -110,6 +127,11 @@ class ReaderState:
     def personal(self) -> bool:
         """Whether history may shape this reader's feed."""
         return self.personalisation_enabled and not self.is_new
+
+    @property
+    def personal_style(self) -> bool:
+        """Whether the reading style may shape this reader's feed (personalisation on)."""
+        return self.personalisation_enabled and bool(self.style)
 
     def habit(self, context: Context) -> Mapping[str, float]:
         """Section affinities for the context's (device, daypart), empty when unknown."""

@@ -32,7 +32,7 @@ from django.utils.timesince import TIME_STRINGS
 from django.utils.translation import get_language
 
 from newsrec import readers, selectors
-from newsrec.events import device_from_user_agent
+from newsrec.events import device_from_user_agent, local_hour_of
 from newsrec.models import Article, Reader
 from newsrec.numbers import ascii_int
 
@@ -293,7 +293,9 @@ def newsrec_feed(
     who = _reader_of(reader)
     request = context.get("request")
     device = device_from_user_agent(request.META.get("HTTP_USER_AGENT", "")) if request else ""
-    feed = selectors.reader_feed_cards(reader=who, device=device, limit=max(int(limit), 1))
+    feed = selectors.reader_feed_cards(
+        reader=who, device=device, limit=max(int(limit), 1), local_hour=local_hour_of(request)
+    )
     return {
         "cards": feed.cards,
         "personalised": feed.personalised,

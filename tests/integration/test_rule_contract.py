@@ -485,3 +485,31 @@ def test_a_stored_rule_that_cannot_be_applied_is_reported_on_the_dashboard(
     page = admin_client.get("/admin/editorial/ruleset/dashboard/").content.decode()
     assert "Rules that cannot be applied" in page
     assert "is not applied: not an article id" in page
+
+
+# --- 10. Context on every surface -----------------------------------------------------------------
+
+
+def test_the_front_page_uses_the_readers_local_hour_and_says_why() -> None:
+    from newsrec.events import TZ_COOKIE
+
+    catalogue = make_catalogue(SECTIONS, 24)
+    reader, cookie = cookie_reader()
+    stored_feed(reader, catalogue[:12], byr={})
+    sport = next(a for a in catalogue[:12] if a.section == "Sport")
+    now = timezone.now()
+    hour = now.hour
+    # a reader of Sport on their computer in the morning, wherever the server's clock is
+    offset = ((8 - hour) % 24) * 60
+    offset = offset - 24 * 60 if offset > 12 * 60 else offset
+    Feed.objects.filter(reader=reader).update(
+        context_habits={"desktop": {"morning": {"Sport": 1.0}}}
+    )
+    client = reader_client(cookie)
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36"
+    without = shown(client.get("/", HTTP_USER_AGENT=agent).content.decode(), "for-you-heading")
+    client.cookies[TZ_COOKIE] = str(offset)
+    page = client.get("/", HTTP_USER_AGENT=agent).content.decode()
+    grid = shown(page, "for-you-heading")
+    assert grid.index(sport.pk) < without.index(sport.pk)
+    assert "You often read Sport in the morning on a computer" in page

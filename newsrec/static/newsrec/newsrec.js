@@ -28,6 +28,16 @@
   var counter = 0;
   var pageId = Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
   var sessionId = readSession();
+  rememberTimeZone();
+
+  // The reader's UTC offset in minutes, for the server's time-of-day re-rank of the next pages
+  // (the local clock never leaves the browser, only its offset).
+  function rememberTimeZone() {
+    try {
+      var offset = -new Date().getTimezoneOffset();
+      document.cookie = "newsrec_tz=" + offset + "; path=/; max-age=2592000; SameSite=Lax";
+    } catch (e) { /* cookies off: pages are then ranked without the local hour */ }
+  }
 
   function readSession() {
     // A session ends after 30 minutes without activity, like most analytics tools count it.

@@ -81,3 +81,32 @@ def test_negative_shift_is_rejected() -> None:
 )
 def test_dayparts(hour: int, part: str) -> None:
     assert daypart_of(hour) == part
+
+
+def test_a_habit_that_moved_an_item_up_says_so_in_its_reason() -> None:
+    """#12.10: context shows in reasons ("You often read Sport in the morning")."""
+    morning = context_rerank(FEED, SPORT_ON_MOBILE_MORNINGS, ctx(device="mobile", local_hour=7))
+    assert morning[1].reason == "You often read Sport in the morning on your phone"
+    assert morning[3].reason == "Recommended for you"  # Politics: no habit
+
+
+def test_bingers_get_more_of_what_they_started_and_samplers_the_standouts() -> None:
+    feed = [
+        item(1, "Politics"), item(2, "Science"), item(3, "Culture"), item(4, "Politics"),
+        item(5, "Sport", source="because_you_read"), item(6, "Sport", source="trending"),
+    ]  # fmt: skip
+    binge = reader(read_ids=frozenset({9}), style="binge")
+    sample = reader(read_ids=frozenset({9}), style="sample")
+    assert ids(context_rerank(feed, binge, ctx()))[:3] == [1, 2, 5]
+    assert ids(context_rerank(feed, sample, ctx()))[:4] == [1, 2, 3, 6]
+    opted_out = reader(read_ids=frozenset({9}), style="binge", personalisation_enabled=False)
+    assert ids(context_rerank(feed, opted_out, ctx())) == ids(feed)
+
+
+def test_reading_style_needs_a_few_sessions() -> None:
+    from newsrec.engine.types import reading_style
+
+    assert reading_style(sessions=2, avg_session_depth=5.0) == ""
+    assert reading_style(sessions=5, avg_session_depth=3.0) == "binge"
+    assert reading_style(sessions=5, avg_session_depth=1.0) == "sample"
+    assert reading_style(sessions=5, avg_session_depth=2.0) == ""
