@@ -71,8 +71,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every answer
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
+
+# Content-Security-Policy (django-csp): everything from this site only; scripts by nonce or
+# file, never inline handlers; inline style attributes are allowed (the admin's bar charts).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "'nonce'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -186,6 +204,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "newsrec.tasks.feeds_rebuild_all",
         "schedule": 900.0,
     },
+    # A fan-out whose chunks died with their worker resumes within a minute, not at the
+    # broker's redelivery (CELERY_VISIBILITY_TIMEOUT); expires: none pile up while workers are down.
+    "newsrec-feeds-resume": {
+        "task": "newsrec.tasks.feeds_fanout_resume",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
     "newsrec-events-purge-expired": {
         "task": "newsrec.tasks.events_purge_expired",
         "schedule": 3600.0,
@@ -197,6 +222,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "editorial-rulesets-switch": {  # scheduled rule sets go live within 30 s of their start
         "task": "editorial.tasks.rulesets_switch_due",
         "schedule": 30.0,
+    },
+    "editorial-analytics-recent": {  # editors' analytics lag the events by at most 5 minutes
+        "task": "editorial.tasks.analytics_rollup_recent",
+        "schedule": 300.0,
+    },
+    "editorial-analytics-window": {  # daily: late and purged events
+        "task": "editorial.tasks.analytics_rollup_window",
+        "schedule": 86400.0,
     },
 }
 

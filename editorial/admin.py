@@ -20,7 +20,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from editorial import selectors, services
+from editorial import (
+    analytics_admin,  # noqa: F401  (registers the analytics page)
+    selectors,
+    services,
+)
 from editorial.audit import audit_actor
 from editorial.compiler import layers_over_standing, rules_unapplied
 from editorial.forms import PreviewForm, RuleForm, RuleInlineFormSet, RuleSetForm

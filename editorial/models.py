@@ -517,3 +517,36 @@ class Variant(models.Model):
     def tag(self) -> str:
         """What feeds served under this variant carry in their recommendation ids."""
         return f"e{self.experiment_id}v{self.pk}"
+
+
+class ArticleHourStats(models.Model):
+    """Reader events rolled up per article, surface and hour: what the analytics page reads.
+
+    Rebuilt from the events by ``editorial.analytics.analytics_rollup`` (a whole hour at a time,
+    so running it twice changes nothing). Reads, finishes and hides count distinct readers in
+    the hour; a read that spans two hours counts in both.
+    """
+
+    hour = models.DateTimeField(help_text="Start of the hour (UTC).")
+    article = models.ForeignKey("newsrec.Article", on_delete=models.CASCADE, related_name="+")
+    surface = models.CharField(max_length=32, blank=True, help_text="Where it was shown or read.")
+    impressions = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    reads = models.PositiveIntegerField(default=0)
+    finishes = models.PositiveIntegerField(default=0)
+    hides = models.PositiveIntegerField(default=0)
+    dwell_seconds = models.FloatField(default=0.0, help_text="Sum of each reader's longest dwell.")
+    dwell_reads = models.PositiveIntegerField(default=0, help_text="Reads with a dwell time.")
+
+    class Meta:
+        verbose_name = "analytics"
+        verbose_name_plural = "analytics"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "article", "surface"], name="editorial_hourstats_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["hour"], name="editorial_hourstats_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} on {self.surface or '?'} at {self.hour:%Y-%m-%d %H:00}"

@@ -17,3 +17,21 @@ def rulesets_switch_due() -> str:
         live = services.ruleset_switch()
     services.section_mix_sample_take()
     return str(live or "")
+
+
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=(OperationalError,), max_retries=3)
+def analytics_rollup_recent() -> int:
+    """Every few minutes: the last hours' events into the hourly analytics rows (idempotent)."""
+    from editorial.analytics import analytics_rollup_recent as rollup
+
+    return rollup()
+
+
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=(OperationalError,), max_retries=3)
+def analytics_rollup_window() -> int:
+    """Daily: redo every hour events may still arrive for (EVENTS_MAX_AGE_DAYS), so late and
+    purged events are reflected."""
+    from editorial.analytics import analytics_rollup_recent as rollup
+    from newsrec.conf import newsrec_settings
+
+    return rollup(hours=int(24 * float(newsrec_settings.EVENTS_MAX_AGE_DAYS)) + 1)
