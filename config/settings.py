@@ -71,26 +71,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every answer
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
-
-# Content-Security-Policy (django-csp): everything from this site only; scripts by nonce or
-# file, never inline handlers; inline style attributes are allowed (the admin's bar charts).
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'", "'nonce'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
-        "img-src": ["'self'", "data:"],
-        "font-src": ["'self'", "data:"],
-        "connect-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    }
-}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -203,13 +185,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "newsrec-feeds-refresh": {
         "task": "newsrec.tasks.feeds_rebuild_all",
         "schedule": 900.0,
-    },
-    # A fan-out whose chunks died with their worker resumes within a minute, not at the
-    # broker's redelivery (CELERY_VISIBILITY_TIMEOUT); expires: none pile up while workers are down.
-    "newsrec-feeds-resume": {
-        "task": "newsrec.tasks.feeds_fanout_resume",
-        "schedule": 30.0,
-        "options": {"expires": 30},
     },
     "newsrec-events-purge-expired": {
         "task": "newsrec.tasks.events_purge_expired",
