@@ -186,6 +186,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "newsrec.tasks.feeds_rebuild_all",
         "schedule": 900.0,
     },
+    # A fan-out whose chunks died with their worker resumes within a minute, not at the
+    # broker's redelivery (CELERY_VISIBILITY_TIMEOUT); expires: none pile up while workers are down.
+    "newsrec-feeds-resume": {
+        "task": "newsrec.tasks.feeds_fanout_resume",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
     "newsrec-events-purge-expired": {
         "task": "newsrec.tasks.events_purge_expired",
         "schedule": 3600.0,

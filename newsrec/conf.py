@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "FEED_ACTIVE_DAYS": 30,
     # Readers per rebuild task in fan-outs (one matrix product per chunk of the engine).
     "FEED_CHUNK_SIZE": 500,
+    # A fan-out with no chunk finished for this many seconds is resumed: the beat task
+    # newsrec-feeds-resume (every 30 s) re-queues the feeds still older than the live rules.
+    "FANOUT_STALL_SECONDS": 30,
     # Learned ranker (newsrec_train, the newsrec-ranker-train beat task): impressions of the
     # last RANKER_TRAINING_DAYS train it, the last RANKER_VALIDATION_DAYS of them validate it;
     # a click within RANKER_CLICK_MINUTES of an impression labels it. With fewer than

@@ -283,7 +283,11 @@ class Feed(models.Model):
     version = models.PositiveIntegerField(default=1, help_text="Bumped by every swap.")
 
     class Meta:
-        indexes = [models.Index(fields=["built_at"], name="newsrec_feed_built")]
+        indexes = [
+            models.Index(fields=["built_at"], name="newsrec_feed_built"),
+            # the fan-out sweeper's "feeds older than the live rules" (newsrec.feeds.fanout_resume)
+            models.Index(fields=["rules_version"], name="newsrec_feed_rules_version"),
+        ]
 
     def __str__(self) -> str:
         return f"feed {self.key} v{self.version}"

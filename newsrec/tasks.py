@@ -100,6 +100,12 @@ def feeds_rebuild_all() -> str:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def feeds_fanout_resume() -> int:
+    """Periodic: re-queue the chunks of a fan-out that stopped progressing (a worker lost)."""
+    return feeds.fanout_resume(enqueue=feeds_rebuild_readers.delay)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def covisits_refresh() -> int:
     """Periodic: recompute "readers of this also read" from recent reading."""
     return feeds.covisits_refresh()

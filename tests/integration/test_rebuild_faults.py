@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 
 from newsrec import feeds, tasks
+from newsrec.conf import newsrec_settings
 from newsrec.engine.rules import Rules
 from newsrec.models import Feed, Reader
 from newsrec.readers import reader_erase
@@ -162,3 +165,77 @@ def test_a_lost_connection_in_a_chunk_is_retried(monkeypatch: pytest.MonkeyPatch
     result = tasks.feeds_rebuild_readers.apply(args=([],))
     assert result.successful(), result.traceback
     assert len(calls) == 2
+
+
+# --- An interrupted fan-out is resumed (#14.7) -------------------------------------------------
+
+
+@pytest.fixture
+def rules_version_two() -> None:
+    from editorial.models import RulesState
+
+    RulesState.objects.update_or_create(pk=1, defaults={"version": 2})
+
+
+@pytest.mark.django_db
+def test_an_interrupted_fanout_is_resumed_by_the_sweeper(
+    catalogue: list[Any], settings: Any, rules_version_two: None
+) -> None:
+    settings.NEWSREC = {**getattr(settings, "NEWSREC", {}), "FEED_CHUNK_SIZE": 2}
+    ids = _readers_on_version_one(catalogue, 6)
+    feeds.feeds_rebuild(reader_ids=[], rules=Rules(version=1), include_default=True)
+    chunks: list[tuple[Any, ...]] = []
+    run_id = feeds.fanout_start(enqueue=lambda *chunk: chunks.append(chunk))
+    assert [len(c[0]) for c in chunks] == [2, 2, 2]
+    tasks.feeds_rebuild_readers(*chunks[1])  # the other two chunks die with their worker
+    started = time.time()
+
+    resumed: list[tuple[Any, ...]] = []
+    # While the run progresses (a chunk finished just now) the sweeper leaves it alone.
+    assert feeds.fanout_resume(enqueue=lambda *c: resumed.append(c), now=started + 5) == 0
+    assert resumed == []
+
+    stalled = started + int(newsrec_settings.FANOUT_STALL_SECONDS) + 1
+    assert feeds.fanout_resume(enqueue=lambda *c: resumed.append(c), now=stalled) == 4
+    lost = sorted(chunks[0][0] + chunks[2][0])
+    assert sorted(i for c in resumed for i in c[0]) == lost
+    assert all(c[1] == run_id and len(c[0]) <= 2 for c in resumed)
+    assert [c[2] for c in resumed].count(True) == 1, "the default feed is rebuilt once"
+    for chunk in resumed:
+        tasks.feeds_rebuild_readers(*chunk)
+
+    assert Feed.objects.filter(reader_id__in=ids, rules_version=2).count() == len(ids)
+    assert Feed.objects.get(key=feeds.DEFAULT_FEED_KEY).rules_version == 2
+    assert feeds.fanout_progress()["finished"]  # type: ignore[index]
+
+
+@pytest.mark.django_db
+def test_the_sweeper_enqueues_nothing_when_nothing_is_stale(
+    catalogue: list[Any], rules_version_two: None, django_assert_max_num_queries: Any
+) -> None:
+    from django.core.cache import cache
+
+    cache.delete(feeds.PROGRESS_KEY)
+    enqueued: list[tuple[Any, ...]] = []
+    with django_assert_max_num_queries(0):  # no fan-out ever ran: not even a query
+        assert feeds.fanout_resume(enqueue=lambda *c: enqueued.append(c)) == 0
+
+    ids = [make_reader_who_finished([catalogue[i]], seen=True).pk for i in range(3)]
+    feeds.fanout_start(enqueue=lambda *c: tasks.feeds_rebuild_readers(*c))
+    later = time.time() + int(newsrec_settings.FANOUT_STALL_SECONDS) + 1
+    with django_assert_max_num_queries(0):  # the run finished
+        assert feeds.fanout_resume(enqueue=lambda *c: enqueued.append(c), now=later) == 0
+
+    # A run that never finished (its chunks lost) whose feeds are all current all the same.
+    feeds.fanout_start(enqueue=lambda *c: None)
+    later = time.time() + int(newsrec_settings.FANOUT_STALL_SECONDS) + 1
+    with django_assert_max_num_queries(1):  # one indexed query
+        assert feeds.fanout_resume(enqueue=lambda *c: enqueued.append(c), now=later) == 0
+    assert enqueued == []
+    assert Feed.objects.filter(reader_id__in=ids, rules_version=2).count() == 3
+
+
+def test_the_sweeper_runs_every_half_minute() -> None:
+    entry = django_settings.CELERY_BEAT_SCHEDULE["newsrec-feeds-resume"]
+    assert entry["task"] == "newsrec.tasks.feeds_fanout_resume"
+    assert float(entry["schedule"]) <= 30  # type: ignore[arg-type]
