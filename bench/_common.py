@@ -155,6 +155,36 @@ def emit(figures: dict[str, Any]) -> None:
     print(json.dumps(figures), flush=True)
 
 
+# Issue #18: however good the median, no single request (query, batch, page) may take a second;
+# one that does is a lock, a cold-cache stampede or a bug, and the bench says so.
+TAIL_LIMIT_MS = 1000.0
+
+
+def tail_check(**latencies: dict[str, float]) -> dict[str, Any]:
+    """p99 and max of each named latency distribution (``percentiles`` dicts, in ms) and
+    whether any single one went over TAIL_LIMIT_MS: ``{"pass": false, "over_limit": [...]}``."""
+    figures = {
+        name: {"p99": d.get("p99"), "max": d.get("max")} for name, d in latencies.items() if d
+    }
+    over = sorted(name for name, f in figures.items() if (f["max"] or 0.0) > TAIL_LIMIT_MS)
+    return {"limit_ms": TAIL_LIMIT_MS, **figures, "over_limit": over, "pass": not over}
+
+
+def target_check(value: float | None, target: float, *, at_least: bool = False) -> dict[str, Any]:
+    """One target: the measured value (a figure or a ratio), the target and pass/fail."""
+    if value is None:
+        return {"value": None, "target": target, "pass": False}
+    ok = value >= target if at_least else value <= target
+    return {"value": round(value, 3), "target": target, "pass": ok}
+
+
+def ratio(value: float | None, floor: float | None) -> float | None:
+    """``value / floor``, or None when either is missing or the floor is zero."""
+    if value is None or not floor:
+        return None
+    return value / floor
+
+
 class Timer:
     """Context manager measuring wall-clock seconds into ``.seconds``."""
 

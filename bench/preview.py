@@ -25,7 +25,17 @@ import time
 from typing import Any
 
 import numpy as np
-from _common import DEFAULT_DATABASE, Timer, default_threads, emit, log, setup
+from _common import (
+    DEFAULT_DATABASE,
+    Timer,
+    default_threads,
+    emit,
+    log,
+    setup,
+    tail_check,
+    target_check,
+)
+from _http import percentiles
 
 CLIENT = "bench-preview:"
 TARGET_SINGLE_MS = 300.0
@@ -203,6 +213,13 @@ def run(args: argparse.Namespace) -> None:
             ranker.rank(pool, state, context, live, 10)
             ranker.rank(pool, state, context, draft_rules, 10)
     naive_scaled = naive.seconds * len(reader_ids) / len(sample)
+    single_p95 = sorted(single)[int(0.95 * (len(single) - 1))]
+    targets = {
+        "single_reader_p95_ms": target_check(single_p95, TARGET_SINGLE_MS),
+        "aggregate_s": target_check(agg.seconds, TARGET_AGGREGATE_S),
+        # one reader's preview is a request an editor waits for: none may take a second
+        "single_reader_tail_under_1s": tail_check(single_reader=percentiles(single)),
+    }
     emit({
         "pool_articles": len(pool),
         "pool_load_s": round(load.seconds, 3),
@@ -222,6 +239,8 @@ def run(args: argparse.Namespace) -> None:
         "pinned_reach_draft": sum(result.draft.reach.values()),
         "draft_scope": draft.scope_label,
         "threads": args.threads,
+        "targets": targets,
+        "pass": all(t["pass"] for t in targets.values()),
     })  # fmt: skip
 
 

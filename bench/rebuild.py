@@ -19,13 +19,26 @@ import time
 from typing import Any
 
 import numpy as np
-from _common import ROOT, Timer, emit, hnsw_index, huffpost_rows, log, run_guarded, setup
+from _common import (
+    ROOT,
+    Timer,
+    emit,
+    hnsw_index,
+    huffpost_rows,
+    log,
+    ratio,
+    run_guarded,
+    setup,
+    tail_check,
+    target_check,
+)
 
 DEFAULT_DATABASE = "newsrec_bench_rebuild"
 SOURCE_DATABASE = "newsrec_bench"  # bench/embed.py's database: its vectors are reused if present
 PREFIX = "huffpost:"
 HUFFPOST_DISTINCT = 9998  # distinct articles in the 10,000-line file (two links repeat)
 TARGET = 1000  # issue #4: readers per second, end to end
+TARGET_RATIO = 10.0  # issue #18.4: at least 10x the naive baseline of the same run
 READS, IMPRESSIONS = 6, 4  # events per generated reader
 # (kind, dwell seconds, read depth) in COPY text: reads 3-6, an impression, reads 1-2
 KINDS = [("finish", "120", "1")] * READS + [("impression", "\\N", "\\N"), ("click", "120", "0.8")]
@@ -424,6 +437,8 @@ def fanout(workers: Workers, *, readers: int, version: int, chunk: int) -> dict[
         "chunks": len(runs),
         "p50_chunk_ms": round(float(np.percentile(chunk_ms, 50)), 1),
         "p95_chunk_ms": round(float(np.percentile(chunk_ms, 95)), 1),
+        "p99_chunk_ms": round(float(np.percentile(chunk_ms, 99)), 1),
+        "max_chunk_ms": round(float(np.max(chunk_ms)), 1),
         "p95_reader_ms": round(float(np.percentile(chunk_ms, 95)) / chunk, 3),
         "worker_peak_rss_mb": round(peak_sum, 1),
         "worker_peak_rss_per_process_mb": round(peak_one, 1),
@@ -441,7 +456,9 @@ def single_reader(sample: list[int]) -> dict[str, float]:
             feeds.feeds_rebuild(reader_ids=[reader_id])
         times.append(t.seconds * 1000)
     return {"single_reader_p50_ms": round(float(np.percentile(times, 50)), 2),
-            "single_reader_p95_ms": round(float(np.percentile(times, 95)), 2)}  # fmt: skip
+            "single_reader_p95_ms": round(float(np.percentile(times, 95)), 2),
+            "single_reader_p99_ms": round(float(np.percentile(times, 99)), 2),
+            "single_reader_max_ms": round(float(np.max(times)), 2)}  # fmt: skip
 
 
 def baseline(sample: list[int]) -> float:
@@ -543,6 +560,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         concurrency=args.concurrency,
         load_average=[round(x, 2) for x in os.getloadavg()],
     )
+    speedup = ratio(figures["readers_per_s"], base)
+    single = {"p99": figures["single_reader_p99_ms"], "max": figures["single_reader_max_ms"]}
+    figures["ratio_to_baseline"] = round(speedup, 2) if speedup is not None else None
+    figures["targets"] = {
+        "readers_per_s": target_check(figures["readers_per_s"], TARGET, at_least=True),
+        "ratio_to_baseline": target_check(speedup, TARGET_RATIO, at_least=True),
+        # a chunk is a task of many readers; one reader's rebuild (a profile update) is not
+        "single_reader_tail_under_1s": tail_check(single_reader=single),
+    }
+    figures["pass"] = all(t["pass"] for t in figures["targets"].values())
     return figures
 
 
