@@ -201,6 +201,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "newsrec.tasks.ranker_train",
         "schedule": 86400.0,
     },
+    "newsrec-reader-risks": {  # churn risk bands; the model retrains daily (CHURN_RETRAIN_HOURS)
+        "task": "newsrec.tasks.reader_risks_update",
+        "schedule": 3600.0,
+    },
     "editorial-rulesets-switch": {  # scheduled rule sets go live within 30 s of their start
         "task": "editorial.tasks.rulesets_switch_due",
         "schedule": 30.0,

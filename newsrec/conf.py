@@ -98,6 +98,18 @@ DEFAULTS: dict[str, Any] = {
     "READY_FEED_LAG_SECONDS": 1800,
     # Client addresses or networks ("10.0.0.0/8") that may read /metrics; staff users always may.
     "METRICS_ALLOWED_IPS": ["127.0.0.1", "::1"],
+    # Churn risk (newsrec.retention, docs/retention.md): a reader churns when none of their
+    # events arrives within CHURN_HORIZON_DAYS; risk reads their events of the
+    # CHURN_WINDOW_DAYS before. The model trains on the last CHURN_TRAINING_DAYS of events, at
+    # most every CHURN_RETRAIN_HOURS; with fewer than CHURN_MIN_EXAMPLES reader-days in a time
+    # slice (train, calibration, validation) the documented heuristic scores readers instead.
+    "CHURN_HORIZON_DAYS": 7,
+    "CHURN_WINDOW_DAYS": 28,
+    "CHURN_TRAINING_DAYS": 91,
+    "CHURN_MIN_EXAMPLES": 200,
+    "CHURN_RETRAIN_HOURS": 24,
+    # Risk bands by the calibrated chance of churning: "rising" from RISING, "high" from HIGH.
+    "CHURN_BANDS": {"RISING": 0.3, "HIGH": 0.6},
 }
 
 IMPORT_STRINGS = {"EMBEDDER", "ADAPTER"}

@@ -341,3 +341,8 @@ class RankerModel(models.Model):
 
     def __str__(self) -> str:
         return f"ranker v{self.pk} ({self.get_status_display()})"
+
+
+# --- Retention (models in newsrec.retention, part of this app) --------------------------------
+
+from newsrec.retention.models import ChurnModel, ReaderRisk, RiskBand  # noqa: E402, F401

@@ -125,3 +125,11 @@ def ranker_train() -> str:
     from newsrec.learning.training import train
 
     return train(user="celery beat").verdict
+
+
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
+def reader_risks_update() -> int:
+    """Periodic: retrain the churn model when due, then store every recent reader's risk band."""
+    from newsrec.retention.services import reader_risks_update as update
+
+    return update()

@@ -1,0 +1,1 @@
+"""Retention: each reader's risk of not coming back, and the nudges that may keep them."""
