@@ -59,11 +59,25 @@ def browser() -> Iterator[Any]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+def csp_watch(ctx: Any) -> list[str]:
+    """Collect the Content-Security-Policy violations Chromium reports in this context."""
+    violations: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    ctx.on("console", on_console)
+    return violations
+
+
 @pytest.fixture
 def context(browser: Any, live_server: Any) -> Iterator[Any]:
-    """A fresh browser profile (a new visitor) that may reach only the live server."""
+    """A fresh browser profile (a new visitor) that may reach only the live server; it must
+    meet no Content-Security-Policy violation."""
     ctx = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     ctx.set_default_timeout(15_000)
+    violations = csp_watch(ctx)
     outside: list[str] = []
 
     def only_local(route: Any) -> None:
@@ -77,6 +91,7 @@ def context(browser: Any, live_server: Any) -> Iterator[Any]:
     yield ctx
     ctx.close()
     assert not outside, f"third-party requests: {outside}"
+    assert not violations, f"Content-Security-Policy violations: {violations}"
 
 
 @pytest.fixture

@@ -51,7 +51,6 @@ ACCESS: dict[str, str] = {
     "rule-set-detail": STAFF,
     "schema": PUBLIC,
     "api-docs": PUBLIC,
-    "api-redoc": PUBLIC,
 }
 
 
