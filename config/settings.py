@@ -284,7 +284,8 @@ SPECTACULAR_SETTINGS = {
         "**Authentication.** Browsers use their session (site login) or the anonymous "
         "`newsrec_rid` cookie; readers' apps send `Authorization: Token <token>` from "
         "`POST /api/v1/auth/token/`; servers send `Authorization: Api-Key <key>` with the scopes "
-        "`read-feeds`, `write-events`, `manage-articles`, `manage-rules` or `manage-readers`."
+        "`read-feeds`, `write-events`, `manage-articles`, `manage-rules`, `manage-readers` or "
+        "`read-retention`."
         "\n\n"
         '**Errors** always have the shape `{"code", "message", "errors"}`, where `errors` '
         "maps field names to messages. Too many requests get a 429 with `Retry-After`."

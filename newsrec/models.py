@@ -126,6 +126,7 @@ class ApiKeyScope(models.TextChoices):
     MANAGE_ARTICLES = "manage-articles", "Manage articles"
     MANAGE_RULES = "manage-rules", "Manage rules"
     MANAGE_READERS = "manage-readers", "Manage readers (export and erase their data)"
+    READ_RETENTION = "read-retention", "Read readers at risk of leaving, with their picks"
 
 
 class ApiKey(models.Model):

@@ -79,6 +79,26 @@ class CanManageReaders(BasePermission):
         )
 
 
+class CanReadRetention(BasePermission):
+    """Readers at risk of leaving: the read-retention scope, or staff with reader-data."""
+
+    message = (
+        "Readers at risk need an API key with the read-retention scope or a staff login with "
+        "the reader-data permission."
+    )
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, ApiKey):
+            return ApiKeyScope.READ_RETENTION in request.auth.scopes
+        user = request.user
+        return bool(
+            user
+            and user.is_authenticated
+            and user.is_staff
+            and user.has_perm("newsrec.view_reader_data")
+        )
+
+
 class IsReader(BasePermission):
     """Endpoints about "me": the caller is a reader (browser, or app with a reader token).
 

@@ -23,7 +23,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "description": (
                 "`Authorization: Api-Key <key>` (or `X-Api-Key: <key>`). Keys are created in the "
                 "admin, stored hashed and carry scopes: read-feeds, write-events, "
-                "manage-articles, manage-rules, manage-readers."
+                "manage-articles, manage-rules, manage-readers, read-retention."
             ),
         }
 

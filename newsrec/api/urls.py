@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from newsrec.api import auth, events, experiments, feeds, readers, rules, views
+from newsrec.api import auth, events, experiments, feeds, readers, retention, rules, views
 from newsrec.api import schema as _schema  # noqa: F401  (registers the OpenAPI auth schemes)
 
 app_name = "newsrec-api"
@@ -26,6 +26,7 @@ urlpatterns = [
     path("feeds/me/rails/", feeds.MyRailsView.as_view(), name="feed-me-rails"),
     path("feeds/progress/", feeds.FanoutProgressView.as_view(), name="feed-progress"),
     path("feeds/<uuid:public_id>/", feeds.ReaderFeedView.as_view(), name="feed-reader"),
+    path("readers/at-risk/", retention.AtRiskReadersView.as_view(), name="readers-at-risk"),
     # path: a host's reader id may hold slashes
     path(
         "readers/<path:reference>/export/",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from newsrec.models import Event
+from django.db.models import Q, QuerySet
+
+from newsrec.models import Article, Event, Reader
 from newsrec.retention.features import EventRow
-from newsrec.retention.models import ChurnModel
+from newsrec.retention.models import ChurnModel, ReaderRisk
 
 
 def reader_histories(
@@ -56,3 +59,47 @@ def readers_active(*, since: datetime, until: datetime) -> list[int]:
 def churn_model_latest() -> ChurnModel | None:
     """The churn model that scores readers: the newest training run."""
     return ChurnModel.objects.order_by("-created_at", "-id").first()
+
+
+def readers_at_risk(*, since: datetime, bands: Iterable[str]) -> QuerySet[ReaderRisk]:
+    """Readers whose band rose to one of ``bands`` at ``since`` or later, latest rise first.
+
+    Never readers who opted out of personalisation, and only readers the host can name (a
+    logged-in user, or an id the host sent events under): an anonymous browser cannot be
+    reached off the site. Erased readers are gone with their row.
+    """
+    return (
+        ReaderRisk.objects.personalised()
+        .rose_since(since)
+        .filter(band__in=list(bands))
+        .filter(Q(reader__user__isnull=False) | Q(reader__client_id__startswith="api:"))
+        .select_related("reader")
+        .order_by("-rose_at", "reader_id")
+    )
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One story for a reader at risk, from their feed as the site would show it now."""
+
+    article: Article
+    reason: str
+    slot: int
+    recommendation_id: str
+
+
+def reader_picks(*, reader: Reader, limit: int) -> list[Pick]:
+    """The top of the reader's feed through the site's read pipeline (every editorial rule,
+    hidden stories dropped, live articles only)."""
+    from newsrec.selectors import reader_feed_cards
+
+    feed = reader_feed_cards(reader=reader, limit=limit)
+    return [
+        Pick(
+            article=card.article,
+            reason=card.reason,
+            slot=card.slot,
+            recommendation_id=card.recommendation_id,
+        )
+        for card in feed.cards[:limit]
+    ]

@@ -45,6 +45,7 @@ ACCESS: dict[str, str] = {
     "experiment-detail": STAFF,
     "feed-progress": STAFF,
     "feed-reader": STAFF,
+    "readers-at-risk": STAFF,
     "rules": STAFF,
     "rule-detail": STAFF,
     "rule-sets": STAFF,

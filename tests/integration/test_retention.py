@@ -8,13 +8,22 @@ from typing import Any, cast
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
-from newsrec.models import Article, ChurnModel, Event, Reader, ReaderRisk, RiskBand
+from editorial.models import Rule, RuleSet
+from newsrec import feeds
+from newsrec.api.authentication import api_key_create
+from newsrec.models import Article, ChurnModel, Event, Feed, Reader, ReaderRisk, RiskBand
 from newsrec.readers import personalisation_set, reader_erase
 from newsrec.retention import services
 from newsrec.retention.features import EventRow
 from tests.conftest import wait_for
-from tests.factories import ReaderFactory, make_article
+from tests.factories import (
+    ReaderFactory,
+    make_article,
+    make_catalogue,
+    make_reader_who_finished,
+)
 from tests.unit.test_retention import simulated_histories, visit, weekday_mornings
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +153,117 @@ def test_the_beat_task_stores_bands_through_the_worker(
     reader_risks_update.delay()
     assert wait_for(lambda: ReaderRisk.objects.filter(reader=reader).exists(), timeout=60)
     assert ChurnModel.objects.exists()
+
+
+# --- GET /api/v1/readers/at-risk/ -------------------------------------------------------------
+
+AT_RISK = "/api/v1/readers/at-risk/"
+
+
+def api(*scopes: str) -> APIClient:
+    _key, raw = api_key_create(name="newsletter", scopes=list(scopes))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    return client
+
+
+def at_risk(reader: Reader, *, band: str = RiskBand.HIGH, rose_at: datetime | None = None) -> None:
+    now = timezone.now()
+    ReaderRisk.objects.create(
+        reader=reader, probability=0.72 if band == RiskBand.HIGH else 0.4, band=band,
+        previous_band=RiskBand.LOW, band_since=rose_at or now, rose_at=rose_at or now,
+        reasons=["Usually reads on weekday mornings, missed 3 times"], computed_at=now,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def catalogue() -> list[Article]:
+    feeds.pool_cache_clear()
+    return list(make_catalogue(["Sport", "Politics", "Culture"], 30))
+
+
+def host_reader(name: str, catalogue: list[Article]) -> Reader:
+    """A reader the host names by its own id, who finished two stories."""
+    reader = make_reader_who_finished(catalogue[:2])
+    reader.client_id = f"api:{name}"
+    reader.save(update_fields=["client_id"])
+    return reader
+
+
+@pytest.mark.parametrize("scopes", [[], ["read-feeds", "manage-readers", "write-events"]])
+def test_at_risk_needs_its_own_scope(scopes: list[str]) -> None:
+    assert api(*scopes).get(AT_RISK).status_code == 403
+    assert APIClient().get(AT_RISK).status_code in (401, 403)
+    assert api("read-retention").get(AT_RISK).status_code == 200
+
+
+def test_at_risk_lists_readers_whose_risk_rose_with_picks_under_the_rules(
+    catalogue: list[Article],
+) -> None:
+    reader = host_reader("subscriber-1", catalogue)
+    feeds.feeds_rebuild(reader_ids=[reader.pk], include_default=True)
+    stored = Feed.objects.get(reader=reader).items
+    assert any(item["section"] == "Sport" for item in stored[:4])  # until the rule below
+    rule_set = RuleSet.objects.create(name="Default", is_live=True)
+    Rule.objects.create(rule_set=rule_set, kind="block", target_field="section",
+                        target_value="Sport")  # fmt: skip
+    at_risk(reader)
+    steady = host_reader("subscriber-2", catalogue)
+    ReaderRisk.objects.create(
+        reader=steady, probability=0.1, band=RiskBand.LOW, band_since=timezone.now(),
+        computed_at=timezone.now(),
+    )  # fmt: skip
+
+    response = api("read-retention").get(AT_RISK, {"picks": 4})
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    body = response.json()
+    assert body["count"] == 1
+    (row,) = body["results"]
+    assert row["reader_id"] == str(reader.public_id)
+    assert row["host_reader_id"] == "subscriber-1"
+    assert (row["band"], row["previous_band"]) == ("high", "low")
+    assert row["reasons"] == ["Usually reads on weekday mornings, missed 3 times"]
+    assert len(row["picks"]) == 4
+    read = {a.pk for a in catalogue[:2]}
+    for pick in row["picks"]:
+        assert pick["section"] != "Sport"  # the live blocklist holds off the site too
+        assert pick["article_id"] not in read
+        assert pick["reason"]
+        assert pick["recommendation_id"].startswith(f"reader:{reader.pk}:")
+
+
+def test_at_risk_leaves_out_the_opted_out_the_unreachable_and_the_erased(
+    catalogue: list[Article],
+) -> None:
+    kept = host_reader("kept", catalogue)
+    opted_out = host_reader("opted-out", catalogue)
+    erased = host_reader("erased", catalogue)
+    anonymous = cast(Reader, ReaderFactory.create(client_id="cookie:abc"))
+    for reader in (kept, opted_out, erased, anonymous):
+        at_risk(reader)
+    personalisation_set(reader=opted_out, enabled=False)
+    reader_erase(reader=erased)
+
+    body = api("read-retention").get(AT_RISK).json()
+    assert [r["host_reader_id"] for r in body["results"]] == ["kept"]
+
+
+def test_at_risk_since_band_and_pages(catalogue: list[Article]) -> None:
+    now = timezone.now()
+    old = host_reader("old", catalogue)
+    at_risk(old, rose_at=now - timedelta(days=10))
+    for n in range(3):
+        at_risk(host_reader(f"r{n}", catalogue), band=RiskBand.RISING,
+                rose_at=now - timedelta(hours=n))  # fmt: skip
+    client = api("read-retention")
+
+    assert client.get(AT_RISK).json()["count"] == 3  # the default: a horizon back
+    since = (now - timedelta(days=30)).isoformat()
+    assert client.get(AT_RISK, {"since": since}).json()["count"] == 4
+    assert client.get(AT_RISK, {"since": since, "band": "high"}).json()["count"] == 1
+    page = client.get(AT_RISK, {"page_size": 2, "picks": 1}).json()
+    assert [r["host_reader_id"] for r in page["results"]] == ["r0", "r1"]  # latest rise first
+    assert page["next"]
+    assert client.get(AT_RISK, {"band": "low"}).status_code == 400
+    assert client.get(AT_RISK, {"picks": 11}).status_code == 400
