@@ -110,6 +110,8 @@ DEFAULTS: dict[str, Any] = {
     "CHURN_RETRAIN_HOURS": 24,
     # Risk bands by the calibrated chance of churning: "rising" from RISING, "high" from HIGH.
     "CHURN_BANDS": {"RISING": 0.3, "HIGH": 0.6},
+    # "Before you go" nudges ({% newsrec_nudge %}) shown per reader per day; 0 turns them off.
+    "NUDGE_MAX_PER_DAY": 1,
 }
 
 IMPORT_STRINGS = {"EMBEDDER", "ADAPTER"}

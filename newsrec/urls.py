@@ -3,6 +3,7 @@
 from django.urls import path
 
 from newsrec import health, metrics, views
+from newsrec.retention import views as retention_views
 
 app_name = "newsrec"
 
@@ -13,6 +14,7 @@ urlpatterns = [
     path("section/<path:name>/", views.section_page, name="section"),
     path("not-interested/", views.hide, name="hide"),
     path("not-interested/undo/", views.hide_undo, name="hide-undo"),
+    path("nudge/shown/", retention_views.nudge_shown, name="nudge-shown"),
     path("privacy/", views.privacy, name="privacy"),
     path("privacy/personalisation/", views.privacy_personalisation, name="privacy-personalisation"),
     path("privacy/export/", views.privacy_export, name="privacy-export"),

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
+from newsrec.conf import newsrec_settings
 from newsrec.models import Article, Event, Reader
 from newsrec.retention.features import EventRow
 from newsrec.retention.models import ChurnModel, ReaderRisk
+from newsrec.selectors import FeedCard
 
 
 def reader_histories(
@@ -103,3 +106,68 @@ def reader_picks(*, reader: Reader, limit: int) -> list[Pick]:
         )
         for card in feed.cards[:limit]
     ]
+
+
+# --- "Before you go" ----------------------------------------------------------------------------
+
+NUDGE_FALLBACK_REASON = "Top story right now"
+OPENED_KINDS = ("click", "read", "finish")
+
+
+def nudge_count_key(*, reader_id: int, day: date) -> str:
+    """The cache key counting one reader's nudges shown on one day (UTC)."""
+    return f"newsrec:nudge:{reader_id}:{day.isoformat()}"
+
+
+def nudges_shown_today(*, reader: Reader) -> int:
+    from django.core.cache import cache
+
+    return int(cache.get(nudge_count_key(reader_id=reader.pk, day=_today())) or 0)
+
+
+def nudge_allowed(*, reader: Reader | None) -> bool:
+    """A nudge may be offered: a known reader, not opted out, under today's cap."""
+    cap = int(newsrec_settings.NUDGE_MAX_PER_DAY)
+    return (
+        reader is not None
+        and reader.personalisation_enabled
+        and cap > 0
+        and nudges_shown_today(reader=reader) < cap
+    )
+
+
+def nudge_cards(
+    *,
+    reader: Reader,
+    device: str = "",
+    local_hour: int | None = None,
+    exclude: Iterable[int] = (),
+    limit: int = 3,
+) -> list[FeedCard]:
+    """The reader's best unread stories: the top of their feed through the site's read
+    pipeline (every editorial rule, hidden stories dropped), less what they have opened and
+    ``exclude`` (the page being read). Each card has a reason."""
+    from newsrec.selectors import reader_feed_cards
+
+    since = timezone.now() - timedelta(days=int(newsrec_settings.CHURN_WINDOW_DAYS))
+    # One query for what they hid (ever) and opened (in the window): the page's budget is small.
+    seen = (
+        Event.objects.filter(reader=reader)
+        .filter(Q(kind="hide") | Q(kind__in=OPENED_KINDS, occurred_at__gte=since))
+        .values_list("kind", "article_id")
+        .distinct()
+    )
+    hidden: set[int] = set()
+    opened = set(exclude)
+    for kind, article_id in seen:
+        (hidden if kind == "hide" else opened).add(article_id)
+    feed = reader_feed_cards(reader=reader, device=device, local_hour=local_hour, hidden=hidden)
+    return [
+        card if card.reason else replace(card, reason=NUDGE_FALLBACK_REASON)
+        for card in feed.cards
+        if card.article.pk not in opened
+    ][:limit]
+
+
+def _today() -> date:
+    return timezone.now().date()

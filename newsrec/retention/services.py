@@ -211,3 +211,16 @@ def reader_risks_update(*, now: datetime | None = None) -> int:
     if churn_model_due(now=now):
         churn_model_train(now=now)
     return reader_risks_refresh(now=now)
+
+
+def nudge_claim(*, reader: Reader | None) -> bool:
+    """Count one "Before you go" nudge for the reader today, if the cap allows (atomically:
+    two tabs leaving at once show one nudge). Never for unknown or opted-out readers."""
+    from django.core.cache import cache
+
+    cap = int(newsrec_settings.NUDGE_MAX_PER_DAY)
+    if reader is None or not reader.personalisation_enabled or cap <= 0:
+        return False
+    key = selectors.nudge_count_key(reader_id=reader.pk, day=timezone.now().date())
+    cache.add(key, 0, timeout=2 * 86_400)
+    return int(cache.incr(key)) <= cap

@@ -3,9 +3,11 @@
     {% load newsrec %}
     {% newsrec_feed request limit=10 %}    {# or a Reader; None: the non-personalised feed #}
     {% newsrec_related article limit=6 %}  {# a newsrec Article, its id, or a mirrored object #}
+    {% newsrec_nudge request article=article %}  {# "Before you go", shown on exit intent #}
     {{ article.body|newsrec_body }}        {# sanitised HTML, or plain text as paragraphs #}
 
-Override ``newsrec/tags/feed.html`` and ``newsrec/tags/related.html`` to change the markup.
+Override ``newsrec/tags/feed.html``, ``newsrec/tags/related.html`` and ``newsrec/tags/nudge.html``
+to change the markup.
 """
 
 from __future__ import annotations
@@ -336,3 +338,29 @@ def newsrec_related(article: Any, limit: int = 6, title: str = "Related") -> dic
     found = _article_of(article)
     related = selectors.article_related(article=found, limit=int(limit)) if found else []
     return {"articles": related, "title": title}
+
+
+@register.inclusion_tag("newsrec/tags/nudge.html", takes_context=True)
+def newsrec_nudge(
+    context: template.Context, reader: Any = None, article: Any = None, limit: int = 3
+) -> dict[str, Any]:
+    """ "Before you go": the reader's best unread stories in a dialog that ``nudge.js`` opens on
+    exit intent, within NEWSREC["NUDGE_MAX_PER_DAY"]; nothing for opted-out or unknown readers.
+    """
+    from django.middleware.csrf import get_token
+
+    from newsrec.retention.selectors import nudge_allowed, nudge_cards
+
+    who = _reader_of(reader)
+    request = context.get("request")
+    if who is None or request is None or not nudge_allowed(reader=who):
+        return {"cards": []}
+    found = article if isinstance(article, Article) else _article_of(article)
+    cards = nudge_cards(
+        reader=who,
+        device=device_from_user_agent(request.META.get("HTTP_USER_AGENT", "")),
+        local_hour=local_hour_of(request),
+        exclude=[found.pk] if found is not None else [],
+        limit=max(int(limit), 1),
+    )
+    return {"cards": cards, "csrf_token": get_token(request) if cards else ""}

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from editorial.models import Rule, RuleSet
-from newsrec import feeds
+from newsrec import feeds, readers
 from newsrec.api.authentication import api_key_create
 from newsrec.models import Article, ChurnModel, Event, Feed, Reader, ReaderRisk, RiskBand
 from newsrec.readers import personalisation_set, reader_erase
@@ -267,3 +272,100 @@ def test_at_risk_since_band_and_pages(catalogue: list[Article]) -> None:
     assert page["next"]
     assert client.get(AT_RISK, {"band": "low"}).status_code == 400
     assert client.get(AT_RISK, {"picks": 11}).status_code == 400
+
+
+# --- "Before you go" ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def logged_in(catalogue: list[Article]) -> tuple[Client, Reader]:
+    """A logged-in reader who finished the first two stories, with their feed built."""
+    user = User.objects.create_user(f"reader-{uuid.uuid4().hex[:8]}", password="pw-123456789")
+    reader = readers.reader_for_user(user=user)
+    for n, article in enumerate(catalogue[:2]):
+        Event.objects.create(
+            reader=reader, event_id=f"f{n}", kind="finish", article=article,
+            occurred_at=timezone.now(), read_depth=1.0,
+        )  # fmt: skip
+    feeds.feeds_rebuild(reader_ids=[reader.pk], include_default=True)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client, reader
+
+
+def nudge_items(html: str) -> list[int]:
+    dialog = html.split("data-newsrec-nudge", 1)[1].split("</dialog>", 1)[0]
+    return [int(pk) for pk in re.findall(r'data-newsrec-article="(\d+)"', dialog)]
+
+
+def claim(client: Client) -> bool:
+    token = client.get(reverse("newsrec:privacy")).cookies["csrftoken"].value
+    response = client.post(reverse("newsrec:nudge-shown"), HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"]
+    return bool(response.json()["show"])
+
+
+def test_the_article_page_carries_the_nudge_with_unread_picks_and_reasons(
+    catalogue: list[Article], logged_in: tuple[Client, Reader]
+) -> None:
+    client, reader = logged_in
+    page = catalogue[5]
+    html = client.get(reverse("newsrec:article", kwargs={"pk": page.pk})).content.decode()
+    assert 'aria-labelledby="newsrec-nudge-title"' in html
+    assert "newsrec/nudge.js" in html
+    items = nudge_items(html)
+    assert len(items) == 3
+    assert not {page.pk, catalogue[0].pk, catalogue[1].pk} & set(items)  # unread, not this one
+    stored = [i["article_id"] for i in Feed.objects.get(reader=reader).items]
+    assert items == [pk for pk in stored if pk != page.pk][:3]  # the top of their feed
+    reasons = re.findall(r'class="newsrec-nudge__reason">([^<]*)<', html)
+    assert len(reasons) == 3
+    assert all(reasons)  # each says why, e.g. "Popular right now"
+
+
+def test_the_nudge_is_capped_per_reader_per_day(
+    catalogue: list[Article], logged_in: tuple[Client, Reader], settings: Any
+) -> None:
+    client, _reader = logged_in
+    url = reverse("newsrec:article", kwargs={"pk": catalogue[5].pk})
+    assert claim(client) is True
+    assert claim(client) is False  # the default: one a day
+    assert "data-newsrec-nudge" not in client.get(url).content.decode()
+
+    settings.NEWSREC = {"NUDGE_MAX_PER_DAY": 3}
+    assert "data-newsrec-nudge" in client.get(url).content.decode()
+    assert [claim(client), claim(client)] == [True, False]
+
+
+def test_no_nudge_for_readers_who_opted_out_or_are_unknown(
+    catalogue: list[Article], logged_in: tuple[Client, Reader], settings: Any
+) -> None:
+    client, reader = logged_in
+    url = reverse("newsrec:article", kwargs={"pk": catalogue[5].pk})
+    personalisation_set(reader=reader, enabled=False)
+    assert "data-newsrec-nudge" not in client.get(url).content.decode()
+    assert claim(client) is False
+    assert "data-newsrec-nudge" not in Client().get(url).content.decode()  # a first visit
+
+    personalisation_set(reader=reader, enabled=True)
+    settings.NEWSREC = {"NUDGE_MAX_PER_DAY": 0}  # turned off
+    assert "data-newsrec-nudge" not in client.get(url).content.decode()
+
+
+def test_claiming_a_nudge_needs_the_csrf_token(logged_in: tuple[Client, Reader]) -> None:
+    client, _reader = logged_in
+    assert client.post(reverse("newsrec:nudge-shown")).status_code == 403
+    assert client.get(reverse("newsrec:nudge-shown")).status_code == 405
+
+
+def test_the_nudge_leaves_out_what_the_reader_hid(
+    catalogue: list[Article], logged_in: tuple[Client, Reader]
+) -> None:
+    client, reader = logged_in
+    url = reverse("newsrec:article", kwargs={"pk": catalogue[5].pk})
+    first = nudge_items(client.get(url).content.decode())[0]
+    Event.objects.create(
+        reader=reader, event_id="hide-1", kind="hide", article_id=first, occurred_at=timezone.now()
+    )
+    assert first not in nudge_items(client.get(url).content.decode())
