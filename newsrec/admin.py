@@ -256,3 +256,6 @@ TRAINING_LABELS = (
 
 def _figure(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else "—"
+
+
+from newsrec.retention import admin as _retention_admin  # noqa: E402, F401  (registers its admins)

@@ -6,13 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from newsrec.conf import newsrec_settings
 from newsrec.models import Article, Event, Reader
 from newsrec.retention.features import EventRow
-from newsrec.retention.models import ChurnModel, ReaderRisk
+from newsrec.retention.models import ChurnModel, ReaderRisk, RiskBand
 from newsrec.selectors import FeedCard
 
 
@@ -171,3 +171,15 @@ def nudge_cards(
 
 def _today() -> date:
     return timezone.now().date()
+
+
+def risk_band_counts() -> dict[str, int]:
+    """How many readers are in each band now, every band listed (for editors)."""
+    counts = dict(
+        ReaderRisk.objects.personalised()
+        .order_by()
+        .values_list("band")
+        .annotate(n=Count("reader"))
+        .values_list("band", "n")
+    )
+    return {band: int(counts.get(band, 0)) for band in RiskBand.values}

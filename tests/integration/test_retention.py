@@ -369,3 +369,31 @@ def test_the_nudge_leaves_out_what_the_reader_hid(
         reader=reader, event_id="hide-1", kind="hide", article_id=first, occurred_at=timezone.now()
     )
     assert first not in nudge_items(client.get(url).content.decode())
+
+
+# --- Editors' view ----------------------------------------------------------------------------
+
+
+def test_editors_see_readers_per_band_and_the_models_figures(
+    articles: list[Article], admin_client: Client
+) -> None:
+    now = at_noon()
+    steady = morning_reader(articles, now=now, stopped_days_ago=0)
+    lapsing = morning_reader(articles, now=now, stopped_days_ago=8)
+    services.reader_risks_update(now=now)
+
+    html = admin_client.get(reverse("admin:newsrec_readerrisk_changelist")).content.decode()
+    assert re.search(r'data-band="low"><th scope="row">Low</th><td>1</td><td>50 %', html)
+    assert re.search(r'data-band="rising"><th scope="row">Rising</th><td>0</td>', html)
+    assert re.search(r'data-band="high"><th scope="row">High</th><td>1</td><td>50 %', html)
+    assert "Readers scored</th><td>2</td>" in html
+    assert str(steady.public_id) in html
+    assert str(lapsing.public_id) in html
+    assert "Usually reads" not in html  # no behaviour beyond the band in the list
+    assert "churn model v" in html
+
+    model = ChurnModel.objects.get()
+    card = admin_client.get(reverse("admin:newsrec_churnmodel_change", args=[model.pk]))
+    assert card.status_code == 200
+    assert "recency alone" in card.content.decode()
+    assert admin_client.get(reverse("admin:newsrec_readerrisk_add")).status_code == 403
