@@ -15,7 +15,7 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from newsrec.conf import newsrec_settings
-from newsrec.models import Article, Event, Feed, Reader, ReaderProfile
+from newsrec.models import Article, Event, Feed, Reader, ReaderProfile, ReaderRisk
 
 COOKIE_NAME = "newsrec_rid"
 COOKIE_SALT = "newsrec.reader"
@@ -188,6 +188,7 @@ def personalisation_set(*, reader: Reader, enabled: bool) -> Reader:
         if not enabled:
             ReaderProfile.objects.filter(reader=reader).delete()
             Feed.objects.filter(reader=reader).delete()
+            ReaderRisk.objects.filter(reader=reader).delete()  # churn risk is a profile too
         else:
             from newsrec.profiles import profile_schedule
 
@@ -249,6 +250,8 @@ _EVENT_FIELDS = (
 
 def reader_export(*, reader: Reader) -> dict[str, Any]:
     """Everything stored about a reader, as JSON-ready data."""
+    from newsrec.retention.selectors import reader_risk_export
+
     profile = ReaderProfile.objects.filter(reader=reader).first()
     profile_data: dict[str, Any] | None = None
     if profile is not None:
@@ -284,6 +287,7 @@ def reader_export(*, reader: Reader) -> dict[str, Any]:
         "events": events,
         "profile": profile_data,
         "interests": reader_interests(reader=reader),
+        "churn_risk": reader_risk_export(reader=reader),
     }
 
 

@@ -299,6 +299,10 @@ class ExportSerializer(serializers.Serializer):
     events = serializers.ListField(child=serializers.DictField())
     profile = serializers.DictField(allow_null=True)
     interests = InterestsSerializer()
+    churn_risk = serializers.DictField(
+        allow_null=True,
+        help_text="The stored chance of not coming back soon: band, probability, reasons.",
+    )
 
 
 class MeExportView(APIView):

@@ -134,6 +134,15 @@ EXPORT = _response(
             "nearest_articles": ["Council approves the new tram line"],
             "style": "",
         },
+        "churn_risk": {
+            "band": "low",
+            "probability": 0.12,
+            "previous_band": "",
+            "band_since": "2026-11-20T09:00:00Z",
+            "rose_at": None,
+            "reasons": [],
+            "computed_at": "2026-11-28T09:00:00Z",
+        },
     },
 )
 PERSONALISATION_OFF = OpenApiExample("Turn it off", value={"enabled": False})

@@ -183,3 +183,19 @@ def risk_band_counts() -> dict[str, int]:
         .values_list("band", "n")
     )
     return {band: int(counts.get(band, 0)) for band in RiskBand.values}
+
+
+def reader_risk_export(*, reader: Reader) -> dict[str, object] | None:
+    """The reader's stored churn risk, for their data export (None when there is none)."""
+    risk = ReaderRisk.objects.filter(reader=reader).first()
+    if risk is None:
+        return None
+    return {
+        "band": risk.band,
+        "probability": risk.probability,
+        "previous_band": risk.previous_band,
+        "band_since": risk.band_since,
+        "rose_at": risk.rose_at,
+        "reasons": risk.reasons,
+        "computed_at": risk.computed_at,
+    }

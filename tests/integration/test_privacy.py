@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from newsrec import feeds, profiles, readers
 from newsrec.models import Article, Event, Feed, Reader, ReaderProfile
+from newsrec.retention.services import reader_risks_refresh
 from tests.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
@@ -99,6 +100,7 @@ def test_erasure_leaves_no_row_referring_to_the_reader(article: Article) -> None
     profiles.profile_rebuild(reader_id=reader.pk)
     profiles.profile_rebuild(reader_id=survivor.pk)
     feeds.feeds_rebuild(reader_ids=[reader.pk, survivor.pk])
+    reader_risks_refresh()  # churn risk (newsrec.retention)
     for model, name in referring:  # a new model needs rows here too, or erasure is untested
         assert model.objects.filter(**{name: reader}).exists(), model.__name__
 

@@ -397,3 +397,18 @@ def test_editors_see_readers_per_band_and_the_models_figures(
     assert card.status_code == 200
     assert "recency alone" in card.content.decode()
     assert admin_client.get(reverse("admin:newsrec_readerrisk_add")).status_code == 403
+
+
+def test_the_readers_export_holds_their_risk_and_opting_out_deletes_it(
+    articles: list[Article],
+) -> None:
+    now = at_noon()
+    reader = morning_reader(articles, now=now, stopped_days_ago=8)
+    services.reader_risks_update(now=now)
+    exported = readers.reader_export(reader=reader)["churn_risk"]
+    assert exported["band"] == RiskBand.HIGH
+    assert "Usually reads on weekday mornings, missed 6 times" in exported["reasons"]
+
+    personalisation_set(reader=reader, enabled=False)
+    assert not ReaderRisk.objects.filter(reader=reader).exists()  # at once, not next hour
+    assert readers.reader_export(reader=reader)["churn_risk"] is None
