@@ -9,6 +9,7 @@ from config import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("newsrec.api.urls")),
+    path("api/v1/", include("editorial.api.urls")),  # rules and experiments
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's setup as a script file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

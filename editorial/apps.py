@@ -11,7 +11,12 @@ class EditorialConfig(AppConfig):
 
     def ready(self) -> None:
         from editorial.models import Rule, RuleSet
+        from editorial.providers import EditorialExperiments, EditorialRules
         from editorial.signals import after_delete, after_save, before_save
+        from newsrec import providers
+
+        # newsrec asks editorial for the live rules and experiment arms through these
+        providers.register(rules=EditorialRules(), experiments=EditorialExperiments())
 
         for model in (Rule, RuleSet):
             name = model.__name__

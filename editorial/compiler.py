@@ -21,8 +21,9 @@ from django.db.models import Q
 from editorial.models import Rule, RuleSet, RuleSetStatus, RulesState, Scope
 from editorial.strategies import RulesBuilder, article_id_of, strategy_for
 from newsrec.engine.errors import EngineInputError
-from newsrec.engine.rules import Boost, Filters, Freshness, Pin, Rules
+from newsrec.engine.rules import Filters, Freshness, Rules
 from newsrec.feeds import site_diversity
+from newsrec.providers import ReadRules
 
 log = logging.getLogger(__name__)
 
@@ -174,34 +175,6 @@ def live_site_layers() -> Layers:
 _live_compiled: dict[int, Rules] = {}  # the one compiled version live_rules() last saw
 
 
-@dataclass(frozen=True)
-class ReadRules:
-    """The rules a feed read in some scopes must obey, beyond the stored feed's own build.
-
-    ``rules``: the site-wide set with the scoped sets layered over it; ``extra_boosts``: the
-    scoped sets' boosts alone; ``section_pins``: the pins of the section page's own set (the
-    only pins a section page shows: site-wide pins are for the front page and the unscoped
-    feed); ``sets``: the scoped sets applied (empty: site-wide rules only).
-    """
-
-    rules: Rules
-    extra_boosts: tuple[Boost, ...] = ()
-    section_pins: tuple[Pin, ...] = ()
-    sets: tuple[RuleSet, ...] = ()
-
-    @property
-    def device_pins(self) -> bool:
-        """Whether ``rules`` has pins limited to some devices (stored feeds, built without a
-        device, cannot hold those: a read on a device must place them)."""
-        return any(pin.segment.devices for pin in self.rules.pins)
-
-    @property
-    def tag(self) -> str:
-        """Names the rules version and the scoped sets, for ETags: "r12" or "r12s3.7"."""
-        ids = ".".join(str(s.pk) for s in self.sets)
-        return f"r{self.rules.version}" + (f"s{ids}" if ids else "")
-
-
 @dataclass
 class _Snapshot:
     version: int
@@ -276,7 +249,7 @@ def _layered(site: Layers, scoped: Sequence[tuple[RuleSet, Layers]], *, version:
         rules=rules_compile_layers(layers=[*site, *layers], version=version),
         extra_boosts=tuple(_builder(layers).boosts),
         section_pins=tuple(_builder(section).pins),
-        sets=tuple(rule_set for rule_set, _ in scoped),
+        set_ids=tuple(rule_set.pk for rule_set, _ in scoped),
     )
 
 

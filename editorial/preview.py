@@ -18,7 +18,6 @@ import numpy as np
 from django.utils import timezone
 
 from editorial.compiler import (
-    ReadRules,
     layered_rules,
     live_rules,
     live_site_layers,
@@ -35,6 +34,7 @@ from newsrec.engine.rules import Rules
 from newsrec.engine.types import Context, FeedItem, FeedResult, Interest, ReaderState, daypart_of
 from newsrec.learning.serving import serving_model
 from newsrec.models import Event, EventKind, Reader
+from newsrec.providers import ReadRules
 
 # key -> (label, section the persona loves (matched case-insensitively) or "", device)
 PERSONAS: dict[str, tuple[str, str, str]] = {

@@ -81,10 +81,11 @@ DEFAULTS: dict[str, Any] = {
     "RANKER_MIN_IMPRESSIONS": 200,
     # Serve the active learned ranker in feed rebuilds (False: always the hand weights).
     "RANKER_LEARNED": True,
-    # Dotted path of a function (reader ids -> the ids whose feeds use the hand weights even
-    # while a learned ranker is active): the experiments' "learned vs hand-weighted" arms.
-    # None, or a path that does not import (editorial not installed): nobody.
-    "RANKER_ARMS": "editorial.experiments.selectors.readers_on_hand_weights",
+    # What newsrec asks of the editorial layer (newsrec.providers): dotted paths of a rules
+    # provider and an experiments provider. None: the one an installed app registered
+    # (editorial does), else no editorial rules and no experiments.
+    "RULES_PROVIDER": None,
+    "EXPERIMENTS_PROVIDER": None,
     # Diversity when the editors set none (tuned on NeMig val, docs/learning.md): MMR lambda
     # (1 = pure score) unless a rule sets one, and at most SECTION_CAP stories of one section
     # in the top SECTION_CAP_TOP unless a rule caps sections. The cap gives way rather than

@@ -13,16 +13,17 @@ import gc
 import json
 import time
 import weakref
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _string
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import psycopg
 from django.db import connection, transaction
-from django.db.models import Case, Count, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -47,9 +48,7 @@ from newsrec.engine.types import (
 )
 from newsrec.learning.serving import readers_on_hand_weights, serving_model
 from newsrec.models import Article, Event, EventKind, Feed, Reader, ReaderProfile
-
-if TYPE_CHECKING:
-    from editorial.compiler import ReadRules
+from newsrec.providers import Arm, ReadRules, experiments_provider, rules_provider
 
 DEFAULT_FEED_KEY = "default"  # the non-personalised feed: new visitors and opted-out readers
 
@@ -617,10 +616,8 @@ def feeds_rebuild(
     *, reader_ids: Sequence[int], rules: Rules | None = None, include_default: bool = False
 ) -> RebuildStats:
     """Rebuild the feeds of ``reader_ids`` (and the non-personalised one) under the live rules."""
-    from editorial.compiler import live_rules
-
     start = time.perf_counter()
-    rules = live_rules() if rules is None else rules
+    rules = rules_provider().live_rules() if rules is None else rules
     pool = pool_cached()
     context = Context(now=time.time())
     with collector_paused():
@@ -739,10 +736,7 @@ def feed_read(
     while no feed has been built yet (a new site before its first rebuild): both with the
     blocklists and max age of the rule sets that apply.
     """
-    from editorial.compiler import read_rules
-    from editorial.experiments.selectors import feed_latest, reader_arm
-
-    arm = reader_arm(reader=reader)
+    arm = experiments_provider().reader_arm(reader=reader)
     if arm is not None and arm.holdout:
         return feed_latest(arm=arm, limit=limit, section=section, device=device)
     personal = reader is not None and reader.personalisation_enabled
@@ -753,7 +747,7 @@ def feed_read(
     if feed is None:
         return feed_latest(arm=arm, limit=limit, section=section, device=device)
     now = time.time()
-    scoped = read_rules(
+    scoped = rules_provider().read_rules(
         section=section, device=device, variant_id=arm.variant_id if arm is not None else None
     )
     rules = scoped.rules
@@ -766,7 +760,7 @@ def feed_read(
         labels=feed.rules_version < rules.version,
     )
     conflicts: tuple[str, ...] = ()
-    if section or scoped.sets or (device and scoped.device_pins):
+    if section or scoped.scoped or (device and scoped.device_pins):
         if section:
             items = [i for i in items if i["section"] == section]
         reader_id = reader.pk if feed.key != DEFAULT_FEED_KEY and reader is not None else None
@@ -780,12 +774,12 @@ def feed_read(
     return FeedView(
         key=feed.key,
         items=items_capped(items, caps)[:limit],
-        rules_version=max(feed.rules_version, scoped.rules.version if scoped.sets else 0),
+        rules_version=max(feed.rules_version, scoped.rules.version if scoped.scoped else 0),
         built_at=feed.built_at,
         version=feed.version,
         personalised=feed.key != DEFAULT_FEED_KEY,
         experiment=arm.tag if arm is not None else "",
-        rules_tag=scoped.tag if scoped.sets else "",
+        rules_tag=scoped.tag if scoped.scoped else "",
         conflicts=conflicts,
         caps=caps,
     )
@@ -849,6 +843,48 @@ def items_capped(items: list[dict[str, Any]], caps: Sequence[Cap]) -> list[dict[
         return tags if name == "tag" else authors
 
     return caps_keep(items, caps, labels, fixed=lambda item: item["source"] == PIN_SOURCE)
+
+
+LATEST_FEED_KEY = "latest"  # what holdout readers get: the newest live articles, unranked
+LATEST_SOURCE = "latest"
+
+
+def feed_latest(*, arm: Arm | None, limit: int, section: str = "", device: str = "") -> FeedView:
+    """Recommendations off: the newest live articles in one indexed query, no scores or reasons
+    (an experiment's holdout, and every reader before the first rebuild).
+
+    Items have the stored feeds' shape so that pages, tags and the API render them unchanged.
+    Its version is a checksum of the items, so that the API's ETag changes with the list.
+    """
+    from newsrec.selectors import articles_allowed
+
+    # Recommendations are off, editorial safety is not: the blocklists and max age of the
+    # site-wide rules and of the rules scoped to this section page or device still apply.
+    filters = rules_provider().read_rules(section=section, device=device).rules.filters
+    latest = articles_allowed(Article.objects.published(), filters)
+    if section:
+        latest = latest.filter(section=section)
+    rows = list(
+        latest.order_by("-published_at", "-id").values_list(
+            "id", "title", "section", "published_at"
+        )[:limit]
+    )
+    items: list[dict[str, Any]] = [
+        {"article_id": pk, "title": title, "section": name,
+         "published_at": published.timestamp() if published else None, "score": 0.0,
+         "source": LATEST_SOURCE, "reason": "", "seed_id": None, "breakdown": {}}
+        for pk, title, name, published in rows
+    ]  # fmt: skip
+    dated = [published for *_, published in rows if published is not None]
+    return FeedView(
+        key=LATEST_FEED_KEY,
+        items=items,
+        rules_version=0,
+        built_at=max(dated) if dated else datetime.fromtimestamp(0, tz=UTC),
+        version=zlib.crc32(",".join(str(r[0]) for r in rows).encode()),
+        personalised=False,
+        experiment=arm.tag if arm is not None else "",
+    )
 
 
 FRESH_SOURCE = FreshSource.name  # the source extra section candidates are shown as
@@ -1120,8 +1156,6 @@ def fanout_resume(*, enqueue: Any, now: float | None = None) -> int:
     """
     from django.core.cache import cache
 
-    from editorial.models import RulesState
-
     now = time.time() if now is None else now
     run = cache.get(PROGRESS_KEY)
     if not run:
@@ -1134,9 +1168,8 @@ def fanout_resume(*, enqueue: Any, now: float | None = None) -> int:
     quiet = now - float(marks.get(f"{base}:moved", run["started"]))
     if quiet < int(newsrec_settings.FANOUT_STALL_SECONDS) * 2 ** min(resumes, 5):
         return 0
-    live = RulesState.objects.filter(pk=1).values("version")
     stale = list(
-        Feed.objects.filter(rules_version__lt=Subquery(live))  # newsrec_feed_rules_version
+        Feed.objects.filter(rules_version__lt=rules_provider().version())  # rules_version index
         .filter(Q(reader__isnull=True) | Q(reader__in=readers_kept()))
         .order_by("reader_id")
         .values_list("reader_id", flat=True)

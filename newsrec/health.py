@@ -90,10 +90,10 @@ def check_rules() -> dict[str, Any]:
     """
     from django.db.models import Min
 
-    from editorial.models import RulesState
     from newsrec.models import Feed
+    from newsrec.providers import rules_provider
 
-    live = RulesState.current()
+    live = rules_provider().version()
     oldest = Feed.objects.aggregate(version=Min("rules_version"))["version"]
     default = Feed.objects.filter(key="default").values("rules_version", "built_at").first()
     result: dict[str, Any] = {

@@ -18,6 +18,7 @@ from newsrec.engine.diversity import caps_keep
 from newsrec.engine.ranker import PIN_SOURCE
 from newsrec.engine.rules import Cap, Filters, Rules
 from newsrec.models import Article, ArticleStatus, Event, EventKind, Reader
+from newsrec.providers import rules_provider
 
 
 def article_list(
@@ -75,9 +76,8 @@ def site_filters() -> Filters:
 
 
 def _site_rules() -> Rules:
-    from editorial.compiler import live_rules_cached
-
-    return live_rules_cached()
+    """The live site-wide rules as reads see them (memoised by the rules provider)."""
+    return rules_provider().read_rules().rules
 
 
 def article_related(*, article: Article, limit: int | None = None) -> list[Article]:
@@ -233,12 +233,11 @@ def articles_trending(
     the exclusions are applied to the memo, and when they leave too few candidates the
     database answers instead.
     """
-    from editorial.compiler import live_rules_cached
     from newsrec.feeds import withdrawn_ids
 
     skip = set(exclude)
     rows = limit * 3  # room for ones no longer live or allowed
-    rules = live_rules_cached()
+    rules = _site_rules()
 
     def ranking() -> tuple[tuple[tuple[int, int], ...], bool, dict[int, Article]]:
         counts = _trending_query(hours=hours, skip=set(), rows=TRENDING_SCAN)

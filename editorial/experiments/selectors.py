@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models import Count, Q
@@ -25,14 +24,11 @@ from editorial.experiments.stats import (
 )
 from editorial.experiments.stats import variant_figures as figures_of
 from editorial.models import Experiment, ExperimentStatus, Variant, VariantKind
-from newsrec.models import Article, Event, EventKind, Reader
-from newsrec.selectors import articles_allowed
+from newsrec.models import Event, EventKind, Reader
 
 if TYPE_CHECKING:
-    from newsrec.feeds import FeedView
+    pass
 
-LATEST_FEED_KEY = "latest"  # what holdout readers get: the newest live articles, unranked
-LATEST_SOURCE = "latest"
 # Feed reads are hot: each process looks the running experiment up at most this often. Start
 # and stop clear this process's copy at once; other processes follow within these seconds.
 RUNNING_MEMO_SECONDS = 5.0
@@ -100,44 +96,6 @@ def readers_on_hand_weights(reader_ids: Sequence[int]) -> set[int]:
         pk for pk, public_id in rows
         if (arm := arm_for(running, str(public_id))) is not None and arm.hand_weighted
     }  # fmt: skip
-
-
-def feed_latest(*, arm: Arm | None, limit: int, section: str = "", device: str = "") -> FeedView:
-    """Recommendations off: the newest live articles in one indexed query, no scores or reasons.
-
-    Items have the stored feeds' shape so that pages, tags and the API render them unchanged.
-    Its version is a checksum of the items, so that the API's ETag changes with the list.
-    """
-    from editorial.compiler import read_rules
-    from newsrec.feeds import FeedView
-
-    # Recommendations are off, editorial safety is not: the blocklists and max age of the
-    # site-wide set and of the sets scoped to this section page or device still apply.
-    filters = read_rules(section=section, device=device).rules.filters
-    latest = articles_allowed(Article.objects.published(), filters)
-    if section:
-        latest = latest.filter(section=section)
-    rows = list(
-        latest.order_by("-published_at", "-id").values_list(
-            "id", "title", "section", "published_at"
-        )[:limit]
-    )
-    items: list[dict[str, Any]] = [
-        {"article_id": pk, "title": title, "section": section,
-         "published_at": published.timestamp() if published else None, "score": 0.0,
-         "source": LATEST_SOURCE, "reason": "", "seed_id": None, "breakdown": {}}
-        for pk, title, section, published in rows
-    ]  # fmt: skip
-    dated = [published for *_, published in rows if published is not None]
-    return FeedView(
-        key=LATEST_FEED_KEY,
-        items=items,
-        rules_version=0,
-        built_at=max(dated) if dated else datetime.fromtimestamp(0, tz=UTC),
-        version=zlib.crc32(",".join(str(r[0]) for r in rows).encode()),
-        personalised=False,
-        experiment=arm.tag if arm is not None else "",
-    )
 
 
 # --- Results -------------------------------------------------------------------------------

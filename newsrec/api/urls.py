@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from newsrec.api import auth, events, experiments, feeds, readers, retention, rules, views
+from newsrec.api import auth, events, feeds, readers, retention, views
 from newsrec.api import schema as _schema  # noqa: F401  (registers the OpenAPI auth schemes)
 
 app_name = "newsrec-api"
@@ -16,12 +16,6 @@ urlpatterns = [
     path("me/", events.MeView.as_view(), name="me"),
     path("me/export/", events.MeExportView.as_view(), name="me-export"),
     path("me/personalisation/", events.MePersonalisationView.as_view(), name="me-personalisation"),
-    path("experiments/", experiments.ExperimentListView.as_view(), name="experiments"),
-    path(
-        "experiments/<int:pk>/",
-        experiments.ExperimentResultsView.as_view(),
-        name="experiment-detail",
-    ),
     path("feeds/me/", feeds.MyFeedView.as_view(), name="feed-me"),
     path("feeds/me/rails/", feeds.MyRailsView.as_view(), name="feed-me-rails"),
     path("feeds/progress/", feeds.FanoutProgressView.as_view(), name="feed-progress"),
@@ -34,8 +28,4 @@ urlpatterns = [
         name="reader-export",
     ),
     path("readers/<path:reference>/", readers.ReaderDetailView.as_view(), name="reader-detail"),
-    path("rules/", rules.RuleListCreateView.as_view(), name="rules"),
-    path("rules/<int:pk>/", rules.RuleDetailView.as_view(), name="rule-detail"),
-    path("rules/sets/", rules.RuleSetListView.as_view(), name="rule-sets"),
-    path("rules/sets/<int:pk>/", rules.RuleSetDetailView.as_view(), name="rule-set-detail"),
 ]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from django.utils.module_loading import import_string
-
 from newsrec.conf import newsrec_settings
 from newsrec.learning.model import LightGBMRanker
 from newsrec.models import RankerModel, RankerModelStatus
@@ -42,15 +40,13 @@ def serving_model() -> LightGBMRanker | None:
 
 
 def readers_on_hand_weights(reader_ids: Sequence[int]) -> set[int]:
-    """Readers whose feeds an experiment keeps on the hand weights (``RANKER_ARMS``)."""
-    path = newsrec_settings.RANKER_ARMS
-    if not path or not reader_ids:
+    """Readers whose feeds an experiment keeps on the hand weights (the experiments
+    provider's "learned vs hand-weighted" arms)."""
+    from newsrec.providers import experiments_provider
+
+    if not reader_ids:
         return set()
-    try:
-        provider = import_string(path)
-    except ImportError:
-        return set()
-    return set(provider(reader_ids))
+    return set(experiments_provider().readers_on_hand_weights(reader_ids))
 
 
 def serving_clear() -> None:

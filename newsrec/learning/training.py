@@ -210,13 +210,13 @@ def train(
     *, now: datetime | None = None, user: str = "", progress: Callable[[int], object] | None = None
 ) -> RankerModel:
     """One training run (see the module's docstring); returns the stored version."""
-    from editorial.compiler import live_rules
+    from newsrec.providers import rules_provider
 
     now = now or timezone.now()
     s = newsrec_settings
     since = now - timedelta(days=int(s.RANKER_TRAINING_DAYS))
     split = now - timedelta(days=int(s.RANKER_VALIDATION_DAYS))
-    rules = live_rules()
+    rules = rules_provider().live_rules()
     train_rows = rows_of(
         impressions_logged(since=since, until=split), rules=rules, progress=progress
     )

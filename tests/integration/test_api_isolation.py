@@ -46,6 +46,8 @@ ACCESS: dict[str, str] = {
     "feed-progress": STAFF,
     "feed-reader": STAFF,
     "readers-at-risk": STAFF,
+    "reader-export": STAFF,
+    "reader-detail": STAFF,
     "rules": STAFF,
     "rule-detail": STAFF,
     "rule-sets": STAFF,
@@ -165,6 +167,7 @@ URL_VALUES: dict[str, Callable[[World, str], Any]] = {
         name, w.article.pk
     ),
     "public_id": lambda w, name: w.b.public_id,  # always aim at the other reader
+    "reference": lambda w, name: str(w.b.public_id),  # a reader by public id: the other one
 }
 
 

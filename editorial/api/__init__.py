@@ -1,0 +1,1 @@
+"""The editors' REST API: rule sets and rules, experiments and their results."""
