@@ -32,7 +32,7 @@ def test_unknown_reader_urls_get_the_sites_404_page(
     settings.DEBUG = debug
     response = client.get(path)
     assert response.status_code == 404
-    assert [t.name for t in response.templates][:2] == ["404.html", "base.html"]
+    assert [t.name for t in response.templates][:2] == ["404.html", "newsrec/base.html"]
     page = response.content.decode()
     assert "The Harbourtown Ledger" in page
     assert "Page not found" in page
