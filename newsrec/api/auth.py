@@ -25,9 +25,22 @@ from newsrec.api.throttling import (
 )
 
 
+def _utf8(value: str) -> str:
+    """Refuse text PostgreSQL cannot store (a lone surrogate) before it reaches a query."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise serializers.ValidationError("Not valid Unicode text.") from None
+    return value
+
+
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, style={"input_type": "password"})
+    # Checked before authentication: a login attempt (and its lockout record) never sees a
+    # name longer than a user name can be, or text that is not valid Unicode.
+    username = serializers.CharField(max_length=150, validators=[_utf8])
+    password = serializers.CharField(
+        max_length=4096, style={"input_type": "password"}, validators=[_utf8]
+    )
 
 
 class TokenSerializer(serializers.Serializer):
@@ -59,6 +72,7 @@ class TokenView(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
+        TokenRequestSerializer(data=request.data).is_valid(raise_exception=True)
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user: Any = serializer.validated_data["user"]

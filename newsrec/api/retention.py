@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from newsrec.api.authentication import ApiKeyAuthentication
+from newsrec.api.errors import ErrorSerializer
 from newsrec.api.permissions import CanReadRetention
 from newsrec.conf import newsrec_settings
 from newsrec.retention import selectors
@@ -178,6 +179,10 @@ class AtRiskReadersView(generics.ListAPIView):
 
     @extend_schema(
         parameters=[AtRiskFilterSerializer],
+        responses={
+            200: AtRiskReaderSerializer(many=True),
+            404: OpenApiResponse(ErrorSerializer, description="No such page (0, or past the end)."),
+        },
         examples=[AT_RISK_EXAMPLE],
         description=(
             "Needs the read-retention scope (or staff with the reader-data permission). Readers "
