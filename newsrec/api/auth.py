@@ -25,13 +25,12 @@ from newsrec.api.throttling import (
 )
 
 
-def _utf8(value: str) -> str:
+def _utf8(value: str) -> None:
     """Refuse text PostgreSQL cannot store (a lone surrogate) before it reaches a query."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise serializers.ValidationError("Not valid Unicode text.") from None
-    return value
 
 
 class TokenRequestSerializer(serializers.Serializer):
