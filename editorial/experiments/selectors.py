@@ -6,10 +6,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from editorial.experiments.assignment import Arm, RunningExperiment, arm_for
@@ -24,10 +23,7 @@ from editorial.experiments.stats import (
 )
 from editorial.experiments.stats import variant_figures as figures_of
 from editorial.models import Experiment, ExperimentStatus, Variant, VariantKind
-from newsrec.models import Event, EventKind, Reader
-
-if TYPE_CHECKING:
-    pass
+from newsrec.models import Event, Reader
 
 # Feed reads are hot: each process looks the running experiment up at most this often. Start
 # and stop clear this process's copy at once; other processes follow within these seconds.
@@ -122,6 +118,22 @@ class ExperimentResults:
     warnings: tuple[str, ...] = ()  # in editors' words: mismatch, too few readers or clicks
 
 
+# Per exposed reader (one impression of the variant at least): impressions and clicks of the
+# variant's items, summed with their squares and products (readers are the statistical units).
+_SERVED = """
+WITH per_reader AS (
+    SELECT count(*) FILTER (WHERE kind = 'impression') AS i,
+           count(*) FILTER (WHERE kind = 'click') AS c
+    FROM {event}
+    WHERE occurred_at >= %(start)s AND occurred_at < %(end)s
+      AND kind IN ('impression', 'click') AND recommendation_id LIKE %(pattern)s
+    GROUP BY reader_id
+    HAVING count(*) FILTER (WHERE kind = 'impression') > 0
+)
+SELECT count(*), coalesce(sum(i), 0), coalesce(sum(c), 0),
+       coalesce(sum(i * i), 0), coalesce(sum(c * c), 0), coalesce(sum(c * i), 0)
+FROM per_reader
+"""
 _READS = """
 WITH exposed AS (
     SELECT DISTINCT reader_id FROM {event}
@@ -152,24 +164,19 @@ def variant_counts(*, variant: Variant, start: datetime, end: datetime) -> Varia
     served under it); reads, finishes and dwell count everything those exposed readers read in
     the window, wherever they found it: engagement is what recommendations should move.
     """
-    tagged = Event.objects.filter(
-        occurred_at__gte=start, occurred_at__lt=end, recommendation_id__endswith=f":{variant.tag}"
-    )
-    served = tagged.aggregate(
-        impressions=Count("id", filter=Q(kind=EventKind.IMPRESSION)),
-        clicks=Count("id", filter=Q(kind=EventKind.CLICK)),
-        readers=Count("reader_id", distinct=True, filter=Q(kind=EventKind.IMPRESSION)),
-    )
+    params: dict[str, Any] = {"start": start, "end": end, "pattern": _like_suffix(variant.tag)}
     with connection.cursor() as cursor:
-        cursor.execute(
-            _READS.format(event=Event._meta.db_table),
-            {"start": start, "end": end, "pattern": _like_suffix(variant.tag)},
-        )
+        cursor.execute(_SERVED.format(event=Event._meta.db_table), params)
+        readers, impressions, clicks, impressions_sq, clicks_sq, products = cursor.fetchone()
+        cursor.execute(_READS.format(event=Event._meta.db_table), params)
         reads, finishes, dwell_reads, dwell_seconds = cursor.fetchone()
     return VariantCounts(
-        readers=served["readers"],
-        impressions=served["impressions"],
-        clicks=served["clicks"],
+        readers=int(readers),
+        impressions=int(impressions),  # sum() of counts is numeric: back to int
+        clicks=int(clicks),
+        impressions_sq=float(impressions_sq),
+        clicks_sq=float(clicks_sq),
+        clicks_impressions=float(products),
         reads=reads,
         finishes=finishes,
         dwell_reads=dwell_reads,

@@ -67,6 +67,34 @@ class VariantCounts:
     finishes: int = 0  # distinct (reader, article) finished
     dwell_reads: int = 0  # reads with a dwell time
     dwell_seconds: float = 0.0  # sum of each read's longest dwell
+    # Per-reader sums of squares and products of (impressions, clicks): readers, not
+    # impressions, are assigned to variants, so CTR's variance is computed over readers
+    # (``ctr_variance``). Zero when unknown: the binomial variance is used then.
+    impressions_sq: float = 0.0
+    clicks_sq: float = 0.0
+    clicks_impressions: float = 0.0
+
+
+def ctr_variance(counts: VariantCounts) -> float:
+    """Variance of the variant's CTR (clicks / impressions) with readers as the units: the delta
+    method for a ratio of per-reader means. A reader's clicks move together (one reader who
+    loves the feed clicks a lot), so treating impressions as independent understates it.
+
+    Falls back to the binomial ``p (1 - p) / impressions`` without per-reader sums or readers.
+    """
+    n, clicks, shown = counts.readers, counts.clicks, counts.impressions
+    if shown <= 0:
+        return 0.0
+    ratio = clicks / shown
+    binomial = ratio * (1 - ratio) / shown
+    if n < 2 or not counts.impressions_sq:
+        return binomial
+    mean_i, mean_c = shown / n, clicks / n
+    var_i = (counts.impressions_sq - n * mean_i**2) / (n - 1)
+    var_c = (counts.clicks_sq - n * mean_c**2) / (n - 1)
+    cov = (counts.clicks_impressions - n * mean_c * mean_i) / (n - 1)
+    clustered = (var_c - 2 * ratio * cov + ratio**2 * var_i) / (n * mean_i**2)
+    return max(clustered, 0.0)
 
 
 @dataclass(frozen=True)
@@ -215,15 +243,42 @@ class Comparison:
     reads_per_reader_lift: float | None
 
 
+def _clustered(
+    a: VariantCounts, b: VariantCounts, *, z_crit: float = Z_95
+) -> tuple[float, float, tuple[float, float] | None, tuple[float, float] | None]:
+    """(z, p, difference interval, lift interval) of CTR a vs b with readers as the units."""
+    if a.impressions <= 0 or b.impressions <= 0:
+        return 0.0, 1.0, None, None
+    r1, r2 = a.clicks / a.impressions, b.clicks / b.impressions
+    v1, v2 = ctr_variance(a), ctr_variance(b)
+    se = math.sqrt(v1 + v2)
+    z = (r1 - r2) / se if se > 0 else 0.0
+    p = math.erfc(abs(z) / math.sqrt(2)) if se > 0 else 1.0
+    difference = (r1 - r2 - z_crit * se, r1 - r2 + z_crit * se)
+    lift = None
+    if r1 > 0 and r2 > 0:
+        se_log = math.sqrt(v1 / r1**2 + v2 / r2**2)
+        log_ratio = math.log(r1 / r2)
+        low, high = log_ratio - z_crit * se_log, log_ratio + z_crit * se_log
+        lift = (math.exp(low) - 1, math.exp(high) - 1)
+    return z, p, difference, lift
+
+
 def compare(
     variant: VariantFigures, baseline: VariantFigures, *, alpha: float = 0.05
 ) -> Comparison:
-    """CTR lift with its intervals and a two-proportion z-test, and the lift in reads per reader
-    (no test)."""
+    """CTR lift with its intervals and a z-test, and the lift in reads per reader (no test).
+
+    Readers are the units (they, not impressions, are assigned to variants): with per-reader
+    sums the variance is the delta method's over readers, which keeps an A/A test's false
+    positives at alpha; without them, the two-proportion (binomial) formulas."""
     a, b = variant.counts, baseline.counts
-    z, p = two_proportion_z_test(a.clicks, a.impressions, b.clicks, b.impressions)
-    difference = difference_interval(a.clicks, a.impressions, b.clicks, b.impressions)
-    lift = lift_interval(a.clicks, a.impressions, b.clicks, b.impressions)
+    if a.impressions_sq and b.impressions_sq:
+        z, p, difference, lift = _clustered(a, b)
+    else:
+        z, p = two_proportion_z_test(a.clicks, a.impressions, b.clicks, b.impressions)
+        difference = difference_interval(a.clicks, a.impressions, b.clicks, b.impressions)
+        lift = lift_interval(a.clicks, a.impressions, b.clicks, b.impressions)
     return Comparison(
         ctr_difference=variant.ctr - baseline.ctr,
         ctr_difference_low=difference[0] if difference else None,

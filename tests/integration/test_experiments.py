@@ -403,13 +403,15 @@ def test_results_match_hand_computed_figures(finished_experiment: Experiment) ->
     by_name = {r.variant.name: r for r in results.variants}
     p, h = by_name["personalised"], by_name["holdout"]
 
+    # per reader (impressions, clicks): r1 (3, 1), r2 (2, 1); r3 (4, 1)
     assert p.figures.counts == VariantCounts(
         readers=2, impressions=5, clicks=2, reads=3, finishes=1, dwell_reads=3,
-        dwell_seconds=100.0,
+        dwell_seconds=100.0, impressions_sq=13.0, clicks_sq=2.0, clicks_impressions=5.0,
     )  # fmt: skip
     assert h.figures.counts == VariantCounts(
-        readers=1, impressions=4, clicks=1, reads=1, finishes=0, dwell_reads=1, dwell_seconds=20.0
-    )
+        readers=1, impressions=4, clicks=1, reads=1, finishes=0, dwell_reads=1, dwell_seconds=20.0,
+        impressions_sq=16.0, clicks_sq=1.0, clicks_impressions=4.0,
+    )  # fmt: skip
     assert p.figures.ctr == 0.4
     assert (p.figures.ctr_low, p.figures.ctr_high) == pytest.approx((0.1176, 0.7693), abs=1e-4)
     assert p.figures.reads_per_reader == 1.5
@@ -420,8 +422,11 @@ def test_results_match_hand_computed_figures(finished_experiment: Experiment) ->
     assert p.comparison is not None
     assert p.comparison.ctr_lift == pytest.approx(0.6)  # (0.40 - 0.25) / 0.25
     assert p.comparison.ctr_difference == pytest.approx(0.15)
-    assert p.comparison.z == pytest.approx(0.4743, abs=1e-4)  # 0.15 / sqrt(1/3 * 2/3 * 0.45)
-    assert p.comparison.p_value == pytest.approx(0.6353, abs=1e-4)
+    # Readers are the units. Personalised, delta method over its 2 readers: var_i = 0.5,
+    # var_c = 0, cov = 0, so var(CTR) = 0.4² * 0.5 / (2 * 2.5²) = 0.0064; the holdout has one
+    # reader, so its binomial 0.25 * 0.75 / 4 = 0.046875. z = 0.15 / sqrt(0.053275).
+    assert p.comparison.z == pytest.approx(0.15 / math.sqrt(0.053275), abs=1e-6)
+    assert p.comparison.p_value == pytest.approx(0.5158, abs=1e-4)
     assert not p.comparison.significant
     assert p.comparison.reads_per_reader_lift == pytest.approx(0.5)
 
