@@ -744,7 +744,7 @@ def feed_read(
     # One row: the reader's own feed when it exists, else the default one.
     preference = Case(When(key=keys[0], then=Value(0)), default=Value(1))
     feed = Feed.objects.filter(key__in=keys).order_by(preference).first()
-    if feed is None:
+    if feed is None or not feed.items:  # none built yet, or built from an empty pool
         return feed_latest(arm=arm, limit=limit, section=section, device=device)
     now = time.time()
     scoped = rules_provider().read_rules(

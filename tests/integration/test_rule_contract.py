@@ -513,3 +513,13 @@ def test_the_front_page_uses_the_readers_local_hour_and_says_why() -> None:
     grid = shown(page, "for-you-heading")
     assert grid.index(sport.pk) < without.index(sport.pk)
     assert "You often read Sport in the morning on a computer" in page
+
+
+def test_an_empty_stored_feed_serves_the_newest_articles_not_an_empty_page() -> None:
+    """Found by bench/value.py: a default feed built from an empty pool (a catalogue still
+    being embedded) served no cards at all to every reader without a feed of their own."""
+    catalogue = make_catalogue(SECTIONS, 12)
+    Feed.objects.create(key=feeds.DEFAULT_FEED_KEY, items=[], built_at=timezone.now())
+    view = feeds.feed_read(reader=None, limit=6)
+    assert [i["article_id"] for i in view.items] == [a.pk for a in catalogue[:6]]
+    assert page_ids(Client().get("/").content.decode())
