@@ -59,44 +59,41 @@ class CanManageRulesOrReadOnly(BasePermission):
         return request.method in SAFE_METHODS and has_scope(request, ApiKeyScope.READ_FEEDS)
 
 
-class CanManageReaders(BasePermission):
+class _ReaderDataScope(BasePermission):
+    """Other readers' data: an API key with ``scope``, or staff with the reader-data permission."""
+
+    scope: str
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, ApiKey):
+            return self.scope in request.auth.scopes
+        user = request.user
+        return bool(
+            user
+            and user.is_authenticated
+            and user.is_staff
+            and user.has_perm("newsrec.view_reader_data")
+        )
+
+
+class CanManageReaders(_ReaderDataScope):
     """Any reader's data (export, erase): the manage-readers scope, or staff with reader-data."""
 
+    scope = ApiKeyScope.MANAGE_READERS
     message = (
         "Readers' data needs an API key with the manage-readers scope or a staff login with "
         "the reader-data permission."
     )
 
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if isinstance(request.auth, ApiKey):
-            return ApiKeyScope.MANAGE_READERS in request.auth.scopes
-        user = request.user
-        return bool(
-            user
-            and user.is_authenticated
-            and user.is_staff
-            and user.has_perm("newsrec.view_reader_data")
-        )
 
-
-class CanReadRetention(BasePermission):
+class CanReadRetention(_ReaderDataScope):
     """Readers at risk of leaving: the read-retention scope, or staff with reader-data."""
 
+    scope = ApiKeyScope.READ_RETENTION
     message = (
         "Readers at risk need an API key with the read-retention scope or a staff login with "
         "the reader-data permission."
     )
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if isinstance(request.auth, ApiKey):
-            return ApiKeyScope.READ_RETENTION in request.auth.scopes
-        user = request.user
-        return bool(
-            user
-            and user.is_authenticated
-            and user.is_staff
-            and user.has_perm("newsrec.view_reader_data")
-        )
 
 
 class IsReader(BasePermission):
