@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -15,13 +17,41 @@ from django.utils.html import format_html, format_html_join
 
 from newsrec import services
 from newsrec.api.authentication import api_key_create
+from newsrec.ingest import ArticleRejected, validate_article
 from newsrec.learning.training import activate, deactivate
 from newsrec.models import ApiKey, Article, EmbeddingStatus, RankerModel, Reader, ReaderProfile
 from newsrec.readers import reader_erase, reader_export, reader_interests
 
+ARTICLE_FIELDS = ("external_id", *services.ARTICLE_DATA_FIELDS)
+
+
+class ArticleAdminForm(forms.ModelForm):
+    """The admin's article form checks what the API and the importers check (one validation:
+    ``newsrec.ingest.validate_article``), field by field."""
+
+    url = forms.URLField(max_length=2000, required=False, assume_scheme="https")
+
+    class Meta:
+        model = Article
+        fields = [*ARTICLE_FIELDS]
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        row = {name: data.get(name) for name in ARTICLE_FIELDS if name in data}
+        try:
+            validate_article(row)
+        except ArticleRejected as exc:
+            for name, message in exc.reasons.items():
+                self.add_error(name if name in self.fields else None, message)
+        return data
+
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
+    """Every write goes through the catalogue service, as API and CMS writes do: the content
+    hash, re-embedding when the text changes, and a retraction leaving stored feeds at once."""
+
+    form = ArticleAdminForm
     list_display = ["title", "section", "status", "published_at", "embedding_status"]
     list_filter = ["status", "section", "embedding_status", "language"]
     search_fields = ["title", "external_id", "lead"]
@@ -30,8 +60,27 @@ class ArticleAdmin(admin.ModelAdmin):
         "content_hash", "embedding_status", "embedding_error", "embedding_attempts",
         "embedding_text_hash", "created", "modified",
     ]  # fmt: skip
-    exclude = ["embedding"]
     actions = ["reembed"]
+
+    def save_model(self, request: HttpRequest, obj: Article, form: Any, change: bool) -> None:
+        row = {name: form.cleaned_data.get(name, getattr(obj, name)) for name in ARTICLE_FIELDS}
+        if change:
+            previous = Article.objects.filter(pk=obj.pk).values_list("external_id", flat=True)
+            if previous.first() != row["external_id"]:  # renamed: keep the row, move its id
+                Article.objects.filter(pk=obj.pk).update(external_id=row["external_id"])
+        report = services.article_upsert_many(rows=[row])
+        if report.rejected:  # the form validated the same rules: only a race gets here
+            raise ValidationError("; ".join(str(r) for r in report.rejected))
+        stored = Article.objects.get(external_id=row["external_id"])
+        obj.pk, obj.content_hash = stored.pk, stored.content_hash
+        obj.embedding_status = stored.embedding_status
+
+    def delete_model(self, request: HttpRequest, obj: Article) -> None:
+        services.article_delete(external_id=obj.external_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
+        for external_id in queryset.values_list("external_id", flat=True):
+            services.article_delete(external_id=external_id)
 
     @admin.action(description="Re-embed selected articles")
     def reembed(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:

@@ -18,14 +18,14 @@ from newsrec.models import Article, EmbeddingStatus
 
 logger = logging.getLogger(__name__)
 
-_DATA_FIELDS = (
+ARTICLE_DATA_FIELDS = (
     "url", "title", "lead", "body", "section", "tags", "authors", "language",
     "published_at", "updated_at", "status", "embargo_until",
 )  # fmt: skip
 
 
 def _apply(article: Article, data: ArticleData) -> None:
-    for name in _DATA_FIELDS:
+    for name in ARTICLE_DATA_FIELDS:
         value = getattr(data, name)
         setattr(article, name, list(value) if isinstance(value, tuple) else value)
     article.content_hash = data.content_hash
@@ -73,7 +73,7 @@ def article_upsert_many(
             article.modified = now
         Article.objects.bulk_update(
             to_update,
-            [*_DATA_FIELDS, "content_hash", "embedding_status", "embedding_error",
+            [*ARTICLE_DATA_FIELDS, "content_hash", "embedding_status", "embedding_error",
              "embedding_attempts", "modified"],
             batch_size=500,
         )  # fmt: skip
