@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from editorial.compiler import (
@@ -274,9 +275,11 @@ def reader_lookup(*, query: str, allow_personal: bool) -> Reader | None:
         pass
     if not allow_personal:
         return None
+    user_model = get_user_model()  # the host's own user model: its field names
+    email, username = user_model.get_email_field_name(), user_model.USERNAME_FIELD
     return (
-        Reader.objects.filter(user__email__iexact=query).first()
-        or Reader.objects.filter(user__username__iexact=query).first()
+        Reader.objects.filter(**{f"user__{email}__iexact": query}).first()
+        or Reader.objects.filter(**{f"user__{username}__iexact": query}).first()
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
@@ -142,7 +143,7 @@ class ReaderAdmin(ReaderDataAdmin):
     list_display = ["public_id", "user", "personalisation_enabled", "created", "last_seen"]
     list_filter = ["personalisation_enabled"]
     # client_id: the host's id of readers it names ("api:<id>"), to answer their requests
-    search_fields = ["public_id", "user__username", "client_id"]
+    search_fields = ["public_id", f"user__{get_user_model().USERNAME_FIELD}", "client_id"]
     fields = readonly_fields = (
         "public_id", "user", "personalisation_enabled", "created", "last_seen", "interests",
     )  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_http_date_safe, quote_etag
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -170,9 +171,18 @@ def _read(
     )
 
 
+def article_url(article_id: int) -> str:
+    """The reader-site page of an article (reversed: a host may mount the site elsewhere, or
+    not at all, which gives "")."""
+    try:
+        return reverse("newsrec:article", args=[article_id])
+    except NoReverseMatch:
+        return ""
+
+
 def _items(view: feeds.FeedView) -> list[dict[str, Any]]:
     return [
-        {**item, "url": f"/articles/{item['article_id']}/", "slot": slot}
+        {**item, "url": article_url(item["article_id"]), "slot": slot}
         for slot, item in enumerate(view.items, start=1)
     ]
 
