@@ -130,9 +130,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # An unreachable Redis is an empty cache (throttles allow, memos recompute), not a 500.
+        "BACKEND": "newsrec.cache.FailSafeRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "newsrec"),
+        # A dead Redis costs half a second once per process every few seconds, not per call.
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
 }
 
@@ -210,6 +213,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "newsrec.tasks.feeds_fanout_resume",
         "schedule": 30.0,
         "options": {"expires": 30},
+    },
+    # Tasks kept in PostgreSQL while the broker was down go out within a minute of its return.
+    "newsrec-outbox-drain": {
+        "task": "newsrec.tasks.outbox_drain",
+        "schedule": 60.0,
+        "options": {"expires": 60},
     },
     "newsrec-events-purge-expired": {
         "task": "newsrec.tasks.events_purge_expired",

@@ -20,9 +20,10 @@ _SWITCH_LOCK = 7332  # pg_advisory_xact_lock key: publishes and switches never i
 
 def rules_fanout_enqueue() -> None:
     """Queue the rebuild of every feed after a rules change (chunked by the feeds task)."""
+    from newsrec.outbox import send_or_record
     from newsrec.tasks import feeds_rebuild_all
 
-    feeds_rebuild_all.delay()
+    send_or_record(feeds_rebuild_all)  # broker down: kept in the outbox, sent when it is back
 
 
 def _lock() -> None:

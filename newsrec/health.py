@@ -107,6 +107,13 @@ def check_rules() -> dict[str, Any]:
     return result
 
 
+def check_outbox() -> dict[str, Any]:
+    """Tasks kept in PostgreSQL while the broker was down; reported, never a reason to fail."""
+    from newsrec.outbox import outbox_depth
+
+    return {"ok": True, "depth": outbox_depth()}
+
+
 CHECKS: dict[str, Check] = {
     "database": check_database,
     "pgvector": check_pgvector,
@@ -114,9 +121,15 @@ CHECKS: dict[str, Check] = {
     "embedding_model": check_embedding_model,
     "celery_workers": check_workers,
     "rules": check_rules,
+    "outbox": check_outbox,
 }
 # Checks that mean nothing when another has failed: they are reported as skipped, not run.
-NEEDS = {"pgvector": "database", "rules": "database", "celery_workers": "broker"}
+NEEDS = {
+    "pgvector": "database",
+    "rules": "database",
+    "outbox": "database",
+    "celery_workers": "broker",
+}
 
 
 def readiness() -> dict[str, dict[str, Any]]:

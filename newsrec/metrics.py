@@ -10,6 +10,7 @@ failures happen in Celery workers, often on other machines: they are counted in 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import time
@@ -64,7 +65,8 @@ def task_failure_count(*, task_name: str) -> None:
 
     key = f"{TASK_FAILURES_KEY}:{task_name}"
     cache.add(key, 0, timeout=None)
-    cache.incr(key)
+    with contextlib.suppress(ValueError):  # the cache is unreachable: this failure goes uncounted
+        cache.incr(key)
 
 
 def _task_failure_received(sender: Any = None, **kwargs: Any) -> None:
@@ -87,6 +89,20 @@ class ScrapeCollector(Collector):
         yield from self._feeds()
         yield from self._fanout()
         yield from self._task_failures()
+        yield from self._outbox()
+
+    def _outbox(self) -> Iterator[Metric]:
+        from newsrec.outbox import outbox_depth
+
+        try:
+            depth = outbox_depth()
+        except DatabaseError:
+            return
+        yield GaugeMetricFamily(
+            "newsrec_outbox_tasks",
+            "Tasks kept in PostgreSQL while the broker was down, waiting to be sent.",
+            value=float(depth),
+        )
 
     def _feeds(self) -> Iterator[Metric]:
         from django.db.models import Max, Min

@@ -344,6 +344,23 @@ class RankerModel(models.Model):
         return f"ranker v{self.pk} ({self.get_status_display()})"
 
 
+class OutboxTask(models.Model):
+    """A Celery task that could not be sent (broker down), kept until ``outbox_drain`` sends it."""
+
+    name = models.CharField(max_length=200)  # the registered task name
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)  # failed re-sends so far
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "outbox task"
+
+    def __str__(self) -> str:
+        return f"{self.name} (outbox #{self.pk})"
+
+
 # --- Retention (models in newsrec.retention, part of this app) --------------------------------
 
 from newsrec.retention.models import ChurnModel, ReaderRisk, RiskBand  # noqa: E402, F401

@@ -287,9 +287,10 @@ def profile_schedule(*, reader: Reader) -> bool:
     public_id = str(reader.public_id)
     if not cache.add(_pending_key(public_id), 1, timeout=debounce + 300):
         return False
+    from newsrec.outbox import send_or_record
     from newsrec.tasks import profile_update
 
-    transaction.on_commit(lambda: profile_update.apply_async(args=(public_id,), countdown=debounce))
+    transaction.on_commit(lambda: send_or_record(profile_update, public_id, countdown=debounce))
     return True
 
 

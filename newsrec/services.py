@@ -118,11 +118,12 @@ def article_delete(*, external_id: str) -> bool:
 
 def embed_enqueue(*, article_ids: Sequence[int]) -> None:
     """Queue embedding tasks of EMBEDDING_TASK_SIZE articles each, in the given order."""
+    from newsrec.outbox import send_or_record
     from newsrec.tasks import embed_articles
 
     size = int(newsrec_settings.EMBEDDING_TASK_SIZE)
     for i in range(0, len(article_ids), size):
-        embed_articles.delay(list(article_ids[i : i + size]))
+        send_or_record(embed_articles, list(article_ids[i : i + size]))
 
 
 class EmbeddingBatchError(RuntimeError):

@@ -95,7 +95,10 @@ def feeds_rebuild_all() -> str:
     """Fan out the rebuild of every kept feed in chunks, with progress visible to staff."""
     from django.core.cache import cache
 
+    from newsrec.outbox import outbox_drain
+
     cache.delete(FANOUT_LOCK)
+    outbox_drain()  # opportunistic: what the broker missed goes out before this fan-out
     return feeds.fanout_start(enqueue=feeds_rebuild_readers.delay)
 
 
@@ -103,6 +106,14 @@ def feeds_rebuild_all() -> str:
 def feeds_fanout_resume() -> int:
     """Periodic: re-queue the chunks of a fan-out that stopped progressing (a worker lost)."""
     return feeds.fanout_resume(enqueue=feeds_rebuild_readers.delay)
+
+
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
+def outbox_drain() -> int:
+    """Periodic: send the tasks kept in the outbox while the broker was down."""
+    from newsrec.outbox import outbox_drain as drain
+
+    return drain()
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -115,8 +126,10 @@ def feeds_refresh_soon(delay_seconds: int = 30) -> None:
     """Debounced global refresh: many article changes within the delay cost one fan-out."""
     from django.core.cache import cache
 
+    from newsrec.outbox import send_or_record
+
     if cache.add(FANOUT_LOCK, 1, timeout=delay_seconds * 4):
-        feeds_rebuild_all.apply_async(countdown=delay_seconds)
+        send_or_record(feeds_rebuild_all, countdown=delay_seconds)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
-from kombu.exceptions import OperationalError as BrokerError
 
 from newsrec import readers, selectors
 from newsrec.events import device_from_user_agent, event_hide_undo, events_ingest, local_hour_of
@@ -268,12 +267,11 @@ def hide_undo(request: HttpRequest) -> HttpResponse:
 
 
 def _rebuild_soon(reader_id: int) -> None:
+    from newsrec.outbox import send_or_record
     from newsrec.tasks import feeds_rebuild_readers
 
-    try:
-        feeds_rebuild_readers.delay([reader_id])
-    except BrokerError:  # the hide is stored and already applied at read time
-        logger.warning("Could not queue the feed rebuild of reader %s", reader_id)
+    # Broker down: kept in the outbox; the hide is stored and already applied at read time.
+    send_or_record(feeds_rebuild_readers, [reader_id])
 
 
 def _form_error(request: HttpRequest, message: str, *, status: int = 400) -> HttpResponse:

@@ -223,4 +223,7 @@ def nudge_claim(*, reader: Reader | None) -> bool:
         return False
     key = selectors.nudge_count_key(reader_id=reader.pk, day=timezone.now().date())
     cache.add(key, 0, timeout=2 * 86_400)
-    return int(cache.incr(key)) <= cap
+    try:
+        return int(cache.incr(key)) <= cap
+    except ValueError:  # the cache is unreachable: the cap cannot be kept, so no nudge
+        return False

@@ -115,9 +115,10 @@ def test_readyz_is_200_with_details_when_everything_answers(celery_worker: objec
     body = response.json()
     assert body["status"] == "ready"
     assert set(body["checks"]) == {
-        "database", "pgvector", "broker", "embedding_model", "celery_workers", "rules",
+        "database", "pgvector", "broker", "embedding_model", "celery_workers", "rules", "outbox",
     }  # fmt: skip
     assert all(check["ok"] for check in body["checks"].values())
+    assert body["checks"]["outbox"]["depth"] == 0  # tasks kept while the broker was down
     assert body["checks"]["pgvector"]["version"]
     assert body["checks"]["rules"]["live_rules_version"] == live
     assert body["checks"]["rules"]["default_feed_rules_version"] == live
