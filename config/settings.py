@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every answer
+    "config.views.ReaderNotFoundMiddleware",  # the site's 404 page for reader views, DEBUG too
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.http import (
     Http404,
@@ -33,3 +35,19 @@ def page_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
         if match and match.func is not page_not_found:
             return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
     return defaults.page_not_found(request, Http404("No page at this address."))
+
+
+class ReaderNotFoundMiddleware:
+    """A reader page that raises Http404 (an article that does not exist, an unknown section)
+    shows the site's 404 page, with DEBUG on too; the API and the admin keep their own."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, Http404) or request.path_info.startswith(("/api/", "/admin/")):
+            return None
+        return defaults.page_not_found(request, exception)

@@ -25,7 +25,10 @@ def test_the_favicon_is_shipped_linked_and_answered_at_favicon_ico(client: Clien
 
 
 @pytest.mark.parametrize("debug", [True, False])
-@pytest.mark.parametrize("path", ["/no-such-page/", "/no/such/page", "/articles/x/"])
+@pytest.mark.parametrize(
+    "path", ["/no-such-page/", "/no/such/page", "/articles/x/", "/articles/999999/",
+             "/section/No-such-section/"],
+)  # fmt: skip
 def test_unknown_reader_urls_get_the_sites_404_page(
     client: Client, settings: Any, debug: bool, path: str
 ) -> None:
