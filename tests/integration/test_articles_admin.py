@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from newsrec import feeds
+from newsrec import feeds, services
 from newsrec.models import Article, ArticleStatus, EmbeddingStatus
 from tests.factories import make_article, topic_vector
 
@@ -51,8 +51,14 @@ def test_a_new_title_is_hashed_and_queued_for_embedding(
 
 
 def test_a_retraction_in_the_admin_leaves_stored_feeds_at_once(
-    admin_client: Client, article: Article, django_capture_on_commit_callbacks: Any
+    admin_client: Client,
+    article: Article,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Not the refresh the commit queues: a worker of another test would run it and commit a
+    # default feed outside this test's transaction.
+    monkeypatch.setattr(services, "_feeds_refresh_soon", lambda: None)
     url = f"/admin/newsrec/article/{article.pk}/change/"
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(url, form(article, status=ArticleStatus.RETRACTED))
