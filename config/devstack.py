@@ -258,9 +258,9 @@ def run_demo(stack: Stack, argv: list[str]) -> int:
     demo_args = ["newsrec_demo"] + (["--data", args.data] if args.data else [])
     manage(stack, *demo_args)
     # Simulated readers, so that the editors' pages (dashboard, trending, experiments) have data:
-    # on the first start only, a few seconds. `manage newsrec_simulate --purge --readers 0`
-    # removes them.
-    manage(stack, "newsrec_simulate", "--readers", "60", "--days", "3", "--if-none")
+    # on the first start only, a few seconds, inside an on/off experiment stopped afterwards.
+    # `manage newsrec_simulate --purge --readers 0` removes them.
+    manage(stack, "editorial_demo_experiment", "--readers", "60", "--days", "3")
     py_bin = Path(sys.executable).parent
     celery = str(py_bin / "celery")
     run = f"newsrec-demo-{os.getpid()}"  # the worker's name: its Redis entries go on exit

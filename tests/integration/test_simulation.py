@@ -156,3 +156,23 @@ def test_command_simulates_skips_when_present_and_purges(catalogue: list[Article
         "--purge", "--readers", "0"
     )
     assert not Reader.objects.exists()
+
+
+def test_the_demo_starts_with_results_of_an_on_off_experiment(catalogue: list[Article]) -> None:
+    """#17.7: the demo's first start leaves the experiments page with figures in both arms, and
+    a stopped experiment (the site then serves every reader normally)."""
+    from editorial.experiments.selectors import experiment_results
+    from editorial.models import Experiment
+
+    out = io.StringIO()
+    call_command("editorial_demo_experiment", "--readers", "16", "--days", "1", stdout=out,
+                 stderr=io.StringIO())  # fmt: skip
+    experiment = Experiment.objects.get()
+    assert experiment.status == "stopped"
+    results = experiment_results(experiment=experiment)
+    shown = {r.variant.name: r.figures.counts.impressions for r in results.variants}
+    assert shown["personalised"] > 0
+    assert shown["holdout"] > 0
+    call_command("editorial_demo_experiment", stdout=out)  # the next start: nothing more
+    assert Experiment.objects.count() == 1
+    assert "exist already" in out.getvalue()
