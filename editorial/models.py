@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from newsrec.engine.types import DEVICES
 from newsrec.numbers import ascii_int
 
 
@@ -33,7 +34,7 @@ class Scope(models.TextChoices):
     VARIANT = "variant", "An experiment variant"
 
 
-SCOPE_DEVICES = ("mobile", "tablet", "desktop")
+SCOPE_DEVICES = DEVICES  # the engine's device classes
 
 
 class RuleSetQuerySet(models.QuerySet["RuleSet"]):

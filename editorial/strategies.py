@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from newsrec.engine.rules import Boost, Cap, Pick, Pin, Segment, TimedBlock
+from newsrec.engine.types import DEVICES
 from newsrec.numbers import ascii_int
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ class PinStrategy(RuleStrategy):
             errors["target_value"] = "An article is given by its numeric id."
         if not rule.slot or rule.slot < 1:
             errors["slot"] = "Choose the slot (1 = top)."
-        unknown = set(rule.devices) - {"mobile", "tablet", "desktop"}
+        unknown = set(rule.devices) - set(DEVICES)
         if unknown:
             errors["devices"] = f"Unknown device class: {', '.join(sorted(unknown))}."
         return errors

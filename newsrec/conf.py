@@ -28,8 +28,6 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_TASK_SIZE": 128,
     # Retries of a failed embedding before the article is left marked "failed".
     "EMBEDDING_MAX_RETRIES": 5,
-    # Adapter class for host-site hooks (how to map a CMS model, who the reader is).
-    "ADAPTER": "newsrec.adapter.DefaultAdapter",
     # Documented size limits for incoming articles (characters); longer rows are rejected.
     "MAX_TITLE_CHARS": 500,
     "MAX_LEAD_CHARS": 5_000,
@@ -115,7 +113,7 @@ DEFAULTS: dict[str, Any] = {
     "NUDGE_MAX_PER_DAY": 1,
 }
 
-IMPORT_STRINGS = {"EMBEDDER", "ADAPTER"}
+IMPORT_STRINGS = {"EMBEDDER"}
 
 
 class NewsrecSettings:

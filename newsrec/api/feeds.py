@@ -20,6 +20,7 @@ from newsrec.api.errors import ErrorSerializer
 from newsrec.api.permissions import CanReadFeeds, IsReader
 from newsrec.conf import newsrec_settings
 from newsrec.engine.sources import BecauseYouReadSource
+from newsrec.engine.types import DEVICES
 from newsrec.models import Article, Reader
 from newsrec.numbers import ascii_int
 
@@ -81,7 +82,7 @@ class FanoutProgressSerializer(serializers.Serializer):
 
 
 CONTEXT_PARAMETERS = [
-    OpenApiParameter("device", str, enum=["mobile", "tablet", "desktop"], description="Re-rank."),
+    OpenApiParameter("device", str, enum=list(DEVICES), description="Re-rank."),
     OpenApiParameter("hour", int, description="Reader's local hour (0-23) for the re-rank."),
 ]
 LIMIT_PARAMETER = OpenApiParameter("limit", int, description="Items (1-50, default 20).")
@@ -121,7 +122,7 @@ def _bounded(request: Request, name: str, default: int, low: int, high: int) -> 
 
 def _context(request: Request) -> tuple[str, int | None]:
     device = request.query_params.get("device", "")
-    if device not in ("", "mobile", "tablet", "desktop"):
+    if device and device not in DEVICES:
         raise ValidationError({"device": ["Must be mobile, tablet or desktop."]})
     hour = None
     if request.query_params.get("hour", ""):
