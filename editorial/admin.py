@@ -45,6 +45,7 @@ from editorial.models import (
     VariantKind,
 )
 from newsrec.numbers import ascii_int
+from newsrec.selectors import section_names
 
 PUBLISH = "editorial.publish_ruleset"
 PREVIEW = "editorial.preview_ruleset"
@@ -367,7 +368,7 @@ class RuleSetAdmin(AuditedAdmin):
         context.update(
             picker_section=picked,
             picker=preview.reader_choices(section=picked),
-            picker_sections=selectors.section_names_all(),
+            picker_sections=section_names(),
         )
         if form.is_valid():
             data = form.cleaned_data

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -83,17 +83,11 @@ def _metas(ids: Iterable[int], now: datetime) -> dict[int, _Meta]:
 
 
 def _blocked(filters: Filters, meta: _Meta, now: datetime) -> bool:
-    active = filters.at(now.timestamp())
-    if meta.pk in active.blocked_articles or meta.section in active.blocked_sections:
-        return True
-    if set(meta.tags) & active.blocked_tags or set(meta.authors) & active.blocked_authors:
-        return True
-    hours = active.max_age_hours_by_section.get(meta.section, active.max_age_hours)
-    return (
-        hours is not None
-        and meta.published_at is not None
-        and now - meta.published_at > timedelta(hours=hours)
-    )
+    published = meta.published_at.timestamp() if meta.published_at is not None else None
+    return filters.excludes(
+        article_id=meta.pk, section=meta.section, tags=meta.tags, authors=meta.authors,
+        published_at=published, now=now.timestamp(),
+    )  # fmt: skip
 
 
 class _Checker:

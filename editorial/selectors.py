@@ -13,6 +13,7 @@ from django.utils import timezone
 from newsrec.conf import newsrec_settings
 from newsrec.models import Article, Feed
 from newsrec.numbers import ascii_int
+from newsrec.selectors import section_names
 
 LOOKUP_LIMIT = 20
 ARRAY_FIELDS = {"tag": "tags", "author": "authors"}
@@ -181,9 +182,9 @@ def section_mix(*, top: int = 10) -> tuple[int, dict[str, float]]:
 
 def _known_values(field: str) -> list[str]:
     """Every section, tag or author of a live article (what a rule can match)."""
-    live = Article.objects.published()
     if field == "section":
-        return list(live.exclude(section="").values_list("section", flat=True).distinct())
+        return section_names()
+    live = Article.objects.published()
     column = ARRAY_FIELDS[field]
     return list(
         live.annotate(value=Func(F(column), function="unnest"))
@@ -228,9 +229,3 @@ def target_warnings(rules: Iterable[Any]) -> list[str]:
             f"matches nothing.{hint}"
         )
     return warnings
-
-
-def section_names_all() -> list[str]:
-    """Sections of published articles, alphabetically (pickers)."""
-    names = Article.objects.published().exclude(section="").order_by("section")
-    return list(names.values_list("section", flat=True).distinct())

@@ -300,10 +300,8 @@ def ruleset_restore_previous(
     previous = ruleset_previous(scope=scope, value=value)
     if previous is None:
         raise ValidationError("No earlier rule set was published here: nothing to go back to.")
-    # A standing set with a window would be scheduled again: restore it as the standing set.
-    RuleSet.objects.filter(pk=previous.rule_set_id).update(starts_at=None, ends_at=None)
-    version = ruleset_rollback(version=previous, user=user, now=now, as_standing=True)
-    return version
+    # as the standing set: with its old window it would be scheduled again
+    return ruleset_rollback(version=previous, user=user, now=now, as_standing=True)
 
 
 @transaction.atomic

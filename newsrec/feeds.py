@@ -796,16 +796,13 @@ def hard_filtered(
     or author block runs: otherwise the build already applied the tag and author blocks.
     """
     active = filters.at(now)
-    own = active.max_age_hours_by_section
 
     def allowed(item: dict[str, Any]) -> bool:
-        if item["article_id"] in active.blocked_articles:
-            return False
-        if item["section"] in active.blocked_sections:
-            return False
-        hours = own.get(item["section"], active.max_age_hours)
         published = item.get("published_at")
-        return hours is None or published is None or now - float(published) <= hours * 3600
+        return not active.excludes(
+            article_id=item["article_id"], section=item["section"], now=now,
+            published_at=None if published is None else float(published),
+        )  # fmt: skip
 
     kept = [item for item in items if allowed(item)]
     timed = any(b.field in ("tag", "author") for b in filters.timed_blocks)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -89,6 +89,28 @@ class Filters:
             blocked_articles=self.blocked_articles | {int(v) for v in active["article"]},
             timed_blocks=(),
         )
+
+    def excludes(
+        self,
+        *,
+        article_id: int,
+        section: str,
+        published_at: float | None,
+        now: float,
+        tags: Iterable[str] = (),
+        authors: Iterable[str] = (),
+    ) -> bool:
+        """Whether these filters at ``now`` remove one article: ``allowed_mask`` for a single
+        article known by its fields (stored feed items, a page's cards)."""
+        active = self.at(now)
+        if article_id in active.blocked_articles or section in active.blocked_sections:
+            return True
+        if not active.blocked_tags.isdisjoint(tags):
+            return True
+        if not active.blocked_authors.isdisjoint(authors):
+            return True
+        hours = active.max_age_hours_by_section.get(section, active.max_age_hours)
+        return hours is not None and published_at is not None and now - published_at > hours * HOUR
 
     @property
     def blocks_anything(self) -> bool:
