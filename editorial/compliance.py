@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from editorial.compiler import live_rules, read_rules, rules_compile
 from editorial.models import Rule, RuleKind
-from newsrec import readers
+from newsrec import feeds, readers
 from newsrec.engine.diversity import caps_keep
 from newsrec.engine.rules import Cap, Filters
 from newsrec.models import Article, ArticleStatus, Feed, Reader
@@ -208,6 +208,17 @@ def _site_readers(sample: int) -> list[Reader | None]:
     return [None, *recent, *users]
 
 
+def _host_readers(sample: int) -> list[Reader]:
+    """Recently seen readers known by the host's own id (events API): no browser session can be
+    theirs, so their feeds are read in process, as the API serves them."""
+    return list(
+        Reader.objects.filter(user__isnull=True)
+        .exclude(client_id__startswith="cookie:")
+        .exclude(client_id__isnull=True)
+        .order_by("-last_seen", "-pk")[:sample]
+    )
+
+
 def feeds_check(*, sample: int = 20, sections: int = 5, now: datetime | None = None) -> Report:
     """Check stored feeds and the surfaces a sample of readers sees against the live rules."""
     from newsrec.selectors import section_names
@@ -260,6 +271,17 @@ def feeds_check(*, sample: int = 20, sections: int = 5, now: datetime | None = N
                 checker.hard("API related", who, [a["id"] for a in related.json()])
         if reader is not None:
             checker.hard("template tag newsrec_feed", who, _tag_ids(reader))
+    for reader in _host_readers(sample):
+        who = str(reader.public_id)
+        ids = [i["article_id"] for i in feeds.feed_read(reader=reader, limit=50).items]
+        checker.hard("API feed of a host reader", who, ids)
+        checker.capped("API feed of a host reader", who, ids, caps, _pins(rules))
+        checker.hard("template tag newsrec_feed", who, _tag_ids(reader))
+        for name in names:
+            read = feeds.feed_read(reader=reader, section=name, limit=24)
+            ids = [i["article_id"] for i in read.items]
+            checker.hard(f"section feed {name}", who, ids, section=name)
+            checker.in_section(f"section feed {name}", who, ids, name)
     return checker.report
 
 

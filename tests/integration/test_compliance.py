@@ -198,3 +198,20 @@ def test_the_dashboard_checks_on_demand(admin_client: Any) -> None:
     assert "Check now" in page
     checked = admin_client.get("/admin/editorial/ruleset/dashboard/?check=1").content.decode()
     assert "No violation:" in checked
+
+
+def test_readers_known_by_the_hosts_id_are_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No browser session can be theirs: their feeds are read in process, as the API serves."""
+    catalogue = make_catalogue(SECTIONS, 36)
+    reader = readers.reader_for_client_id(client_id="host-42")
+    for k, article in enumerate(catalogue[1:13:3]):
+        Event.objects.create(
+            reader=reader, event_id=f"h{k}", kind=EventKind.FINISH, article=article,
+            occurred_at=timezone.now() - timedelta(minutes=k), read_depth=1.0,
+        )  # fmt: skip
+    feeds.feeds_rebuild(reader_ids=[reader.pk], include_default=True)
+    publish("Default", {"kind": "block", "target_field": "section", "target_value": "Sport"})
+    assert feeds_check(sample=3, sections=3).ok
+    monkeypatch.setattr(feeds, "hard_filtered", lambda items, *a, **k: items)
+    surfaces = {v.surface for v in feeds_check(sample=3, sections=3).violations}
+    assert "API feed of a host reader" in surfaces
