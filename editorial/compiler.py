@@ -211,11 +211,6 @@ def live_rules_memo_clear() -> None:
     _live_compiled.clear()
 
 
-def live_rules_cached() -> Rules:
-    """The live site-wide rules, reused for a few seconds per process (request-time filters)."""
-    return read_rules().rules
-
-
 def read_rules(*, section: str = "", device: str = "", variant_id: int | None = None) -> ReadRules:
     """The rules of a feed read on ``section``'s page, on ``device``, for a reader in the
     experiment variant ``variant_id``: the site-wide set with every live scoped set that

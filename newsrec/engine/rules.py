@@ -112,14 +112,6 @@ class Filters:
         hours = active.max_age_hours_by_section.get(section, active.max_age_hours)
         return hours is not None and published_at is not None and now - published_at > hours * HOUR
 
-    @property
-    def blocks_anything(self) -> bool:
-        """Whether any blocklist (plain or timed) is set."""
-        return bool(
-            self.blocked_sections or self.blocked_tags or self.blocked_authors
-            or self.blocked_articles or self.timed_blocks
-        )  # fmt: skip
-
 
 @dataclass(frozen=True)
 class Boost:
