@@ -520,16 +520,16 @@ class Variant(models.Model):
         return f"e{self.experiment_id}v{self.pk}"
 
 
-class ArticleHourStats(models.Model):
-    """Reader events rolled up per article, surface and hour: what the analytics page reads.
+DWELL_BUCKET_EDGES = (5, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600, 900)
+"""Upper edges (seconds) of the dwell-time histogram kept per hourly row: bucket i counts the
+reads with edges[i-1] <= dwell < edges[i]; the last bucket is 900 s and over. Medians are read
+from the summed histograms (additive across hours, unlike medians)."""
 
-    Rebuilt from the events by ``editorial.analytics.analytics_rollup`` (a whole hour at a time,
-    so running it twice changes nothing). Reads, finishes and hides count distinct readers in
-    the hour; a read that spans two hours counts in both.
-    """
+
+class HourStatsFields(models.Model):
+    """The figures every hourly analytics row holds (abstract)."""
 
     hour = models.DateTimeField(help_text="Start of the hour (UTC).")
-    article = models.ForeignKey("newsrec.Article", on_delete=models.CASCADE, related_name="+")
     surface = models.CharField(max_length=32, blank=True, help_text="Where it was shown or read.")
     impressions = models.PositiveIntegerField(default=0)
     clicks = models.PositiveIntegerField(default=0)
@@ -538,16 +538,70 @@ class ArticleHourStats(models.Model):
     hides = models.PositiveIntegerField(default=0)
     dwell_seconds = models.FloatField(default=0.0, help_text="Sum of each reader's longest dwell.")
     dwell_reads = models.PositiveIntegerField(default=0, help_text="Reads with a dwell time.")
+    dwell_buckets = ArrayField(
+        models.PositiveIntegerField(), default=list, blank=True,
+        help_text="Reads per dwell-time bucket (DWELL_BUCKET_EDGES), for medians.",
+    )  # fmt: skip
+
+    class Meta:
+        abstract = True
+
+
+class ArticleHourStats(HourStatsFields):
+    """Reader events rolled up per article, surface, slot and hour: what the analytics page reads.
+
+    Rebuilt from the events by ``editorial.analytics.analytics_rollup`` (a whole hour at a time,
+    so running it twice changes nothing). Reads, finishes and hides count distinct readers in
+    the hour; a read that spans two hours counts in both. A read, dwell or finish counts on the
+    surface and slot of the click that led to it (the same reader's click on the same article
+    within the hour before), else on its own surface with no slot.
+    """
+
+    article = models.ForeignKey("newsrec.Article", on_delete=models.CASCADE, related_name="+")
+    slot = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Position in the list shown (1 = top); empty: none."
+    )
+    section = models.CharField(
+        max_length=100, blank=True, help_text="The article's section when rolled up."
+    )
 
     class Meta:
         verbose_name = "analytics"
         verbose_name_plural = "analytics"
         constraints = [
             models.UniqueConstraint(
-                fields=["hour", "article", "surface"], name="editorial_hourstats_key"
+                fields=["hour", "article", "surface", "slot"], name="editorial_hourstats_key",
+                nulls_distinct=False,
             ),
+        ]  # fmt: skip
+        indexes = [
+            models.Index(fields=["hour"], name="editorial_hourstats_hour"),
+            models.Index(fields=["article", "hour"], name="editorial_hourstats_article"),
         ]
-        indexes = [models.Index(fields=["hour"], name="editorial_hourstats_hour")]
 
     def __str__(self) -> str:
         return f"{self.article_id} on {self.surface or '?'} at {self.hour:%Y-%m-%d %H:00}"
+
+
+class Facet(models.TextChoices):
+    SLOT = "slot", "Slot"
+    SECTION = "section", "Section"
+
+
+class FacetHourStats(HourStatsFields):
+    """The article rows summed per surface and slot, or per surface and section, each hour: the
+    overview tables and charts read these few rows instead of the per-article ones."""
+
+    facet = models.CharField(max_length=8, choices=Facet.choices)
+    value = models.CharField(max_length=100, blank=True, help_text="The slot or section.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "facet", "surface", "value"], name="editorial_facetstats_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["facet", "hour"], name="editorial_facetstats_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.facet}={self.value} on {self.surface or '?'} at {self.hour:%Y-%m-%d %H:00}"

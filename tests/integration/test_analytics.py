@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from editorial import analytics
-from editorial.models import ArticleHourStats
+from editorial.models import DWELL_BUCKET_EDGES, ArticleHourStats, FacetHourStats
 from newsrec import simulation
 from newsrec.models import Event, EventKind
 from tests.factories import ReaderFactory, make_article, make_catalogue
@@ -19,48 +20,118 @@ from tests.integration.test_editorial_publish import make_user
 
 pytestmark = pytest.mark.django_db
 
-FIELDS = ("hour", "article_id", "surface", "impressions", "clicks", "reads", "finishes", "hides",
-          "dwell_seconds", "dwell_reads")  # fmt: skip
+FIELDS = ("hour", "article_id", "surface", "slot", "section", "impressions", "clicks", "reads",
+          "finishes", "hides", "dwell_seconds", "dwell_reads", "dwell_buckets")  # fmt: skip
+FACETS = ("hour", "facet", "surface", "value", "impressions", "clicks", "reads", "finishes",
+          "hides", "dwell_seconds", "dwell_reads", "dwell_buckets")  # fmt: skip
 
 
-def _rows() -> list[tuple[object, ...]]:
-    return list(ArticleHourStats.objects.order_by(*FIELDS).values_list(*FIELDS))
+def _key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (row[0], row[1], row[2], -1 if row[3] is None else row[3])
+
+
+def _rows() -> list[tuple[Any, ...]]:
+    return sorted(ArticleHourStats.objects.values_list(*FIELDS), key=_key)
+
+
+def _facets() -> list[tuple[object, ...]]:
+    return list(FacetHourStats.objects.order_by(*FACETS[:4]).values_list(*FACETS))
+
+
+def _buckets(*dwells: float) -> list[int]:
+    """The histogram the roll-up should store for these dwell times (one per reader)."""
+    out = [0] * (len(DWELL_BUCKET_EDGES) + 1)
+    for dwell in dwells:
+        out[sum(1 for edge in DWELL_BUCKET_EDGES if dwell >= edge)] += 1
+    return out
 
 
 def test_rollup_counts_by_hand_and_running_it_twice_changes_nothing() -> None:
-    a, b = make_article(title="A"), make_article(title="B")
-    r1, r2 = ReaderFactory.create(), ReaderFactory.create()
+    a = make_article(title="A", section="Sport")
+    b = make_article(title="B", section="Local")
+    r1, r2, r3 = ReaderFactory.create(), ReaderFactory.create(), ReaderFactory.create()
     hour = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     at = hour + timedelta(minutes=10)
+    later = at + timedelta(minutes=2)
     events = [
-        # reader, kind, article, surface, dwell
-        *[(r1, "impression", a, "home", None)] * 3, *[(r2, "impression", a, "home", None)] * 2,
-        (r1, "click", a, "home", None),
-        (r1, "read", a, "article", None), (r1, "read", a, "article", None),  # one read, twice
-        (r1, "dwell", a, "article", 60.0), (r1, "dwell", a, "article", 90.0),  # longest counts
-        (r1, "finish", a, "article", None),
-        (r2, "dwell", a, "article", 30.0),
-        (r2, "hide", b, "home", None),
+        # reader, kind, article, surface, slot, dwell, when
+        *[(r1, "impression", a, "home", 1, None, at)] * 3,
+        *[(r2, "impression", a, "home", 1, None, at)] * 2,
+        (r1, "click", a, "home", 1, None, at),
+        # r1's reading follows their click on slot 1 of home: it counts there
+        (r1, "read", a, "article", None, None, later), (r1, "read", a, "article", None, None, later),
+        (r1, "dwell", a, "article", None, 60.0, later), (r1, "dwell", a, "article", None, 90.0, later),
+        (r1, "finish", a, "article", None, None, later),
+        (r2, "dwell", a, "article", None, 30.0, later),  # no click: where it happened
+        (r2, "hide", b, "home", None, None, at),
+        (r3, "impression", b, "home", 2, None, at), (r3, "click", b, "home", 2, None, at),
+        (r3, "dwell", b, "article", None, 400.0, later),
+        # a click two hours before a read is too old to count the read on its slot
+        (r3, "click", a, "home", 3, None, at - timedelta(hours=2)),
+        (r3, "read", a, "article", None, None, later),
     ]  # fmt: skip
     Event.objects.bulk_create(
         Event(reader=reader, event_id=f"e{n}", kind=kind, article=article, surface=surface,
-              dwell_seconds=dwell, occurred_at=at)
-        for n, (reader, kind, article, surface, dwell) in enumerate(events)
+              feed_slot=slot, dwell_seconds=dwell, occurred_at=when)
+        for n, (reader, kind, article, surface, slot, dwell, when) in enumerate(events)
     )  # fmt: skip
-    assert analytics.analytics_rollup_recent() == 3
+    assert analytics.analytics_rollup_recent() == 5
+    before = hour - timedelta(hours=2)
+    zero = _buckets()
     assert _rows() == sorted([
-        (hour, a.pk, "article", 0, 0, 2, 1, 0, 120.0, 2),
-        (hour, a.pk, "home", 5, 1, 0, 0, 0, 0.0, 0),
-        (hour, b.pk, "home", 0, 0, 0, 0, 1, 0.0, 0),
+        (before, a.pk, "home", 3, "Sport", 0, 1, 0, 0, 0, 0.0, 0, zero),
+        (hour, a.pk, "article", None, "Sport", 0, 0, 2, 0, 0, 30.0, 1, _buckets(30)),
+        (hour, a.pk, "home", 1, "Sport", 5, 1, 1, 1, 0, 90.0, 1, _buckets(90)),
+        (hour, b.pk, "home", 2, "Local", 1, 1, 1, 0, 0, 400.0, 1, _buckets(400)),
+        (hour, b.pk, "home", None, "Local", 0, 0, 0, 0, 1, 0.0, 0, zero),
+    ], key=_key)  # fmt: skip
+    assert _facets() == sorted([
+        (before, "section", "home", "Sport", 0, 1, 0, 0, 0, 0.0, 0, zero),
+        (before, "slot", "home", "3", 0, 1, 0, 0, 0, 0.0, 0, zero),
+        (hour, "section", "article", "Sport", 0, 0, 2, 0, 0, 30.0, 1, _buckets(30)),
+        (hour, "section", "home", "Local", 1, 1, 1, 0, 1, 400.0, 1, _buckets(400)),
+        (hour, "section", "home", "Sport", 5, 1, 1, 1, 0, 90.0, 1, _buckets(90)),
+        (hour, "slot", "article", "", 0, 0, 2, 0, 0, 30.0, 1, _buckets(30)),
+        (hour, "slot", "home", "", 0, 0, 0, 0, 1, 0.0, 0, zero),
+        (hour, "slot", "home", "1", 5, 1, 1, 1, 0, 90.0, 1, _buckets(90)),
+        (hour, "slot", "home", "2", 1, 1, 1, 0, 0, 400.0, 1, _buckets(400)),
     ])  # fmt: skip
-    first = _rows()
-    assert analytics.analytics_rollup_recent() == 3
-    assert _rows() == first  # idempotent
+    first, first_facets = _rows(), _facets()
+    assert analytics.analytics_rollup_recent() == 5
+    assert (_rows(), _facets()) == (first, first_facets)  # idempotent
 
-    [home] = analytics.analytics_by_surface(since=hour, surface="home")
-    assert (home.impressions, home.clicks, home.ctr, home.hides) == (5, 1, 0.2, 1)
-    [article_page] = analytics.analytics_by_surface(since=hour, surface="article")
-    assert (article_page.reads, article_page.completion, article_page.mean_dwell) == (2, 0.5, 60.0)
+    since = before
+    [home] = analytics.analytics_by_surface(since=since, surface="home")
+    assert (home.impressions, home.clicks, home.reads, home.hides) == (6, 3, 2, 1)
+    assert home.ctr == 0.5
+    [article_page] = analytics.analytics_by_surface(since=since, surface="article")
+    assert (article_page.reads, article_page.completion, article_page.mean_dwell) == (2, 0, 30.0)
+    slots = analytics.analytics_by_slot(since=since)
+    assert [(f.key, f.impressions, f.clicks, f.reads) for f in slots] == [
+        ("1", 5, 1, 1), ("2", 1, 1, 1), ("3", 0, 1, 0), ("(no slot)", 0, 0, 2),
+    ]  # fmt: skip
+    assert slots[0].completion == 1.0
+    sections = analytics.analytics_by_section(since=since)
+    assert [(f.key, f.impressions, f.clicks, f.reads, f.hides) for f in sections] == [
+        ("Sport", 5, 2, 3, 0), ("Local", 1, 1, 1, 1),
+    ]  # fmt: skip
+    # Sport's dwell times: 30 s (bucket 30-45) and 90 s (90-120): the median falls at the top
+    # of the first one's bucket
+    assert sections[0].median_dwell == 45.0
+    assert sections[1].median_dwell == 300 + 150 * 0.5  # one read of 400 s: mid-bucket 300-450
+    series = analytics.analytics_series(since=since, step="hour")
+    assert [p.figures.clicks for p in series] == [1, 0, 2, 0]
+    assert series[2].at == hour
+
+
+def test_dwell_median_reads_the_histogram() -> None:
+    assert analytics.dwell_median([]) is None
+    assert analytics.dwell_median(_buckets()) is None
+    assert analytics.dwell_median(_buckets(7)) == 7.5  # one read in 5-10 s: mid-bucket
+    # 3 of 4 in 0-5 s: the 2nd of 4 is 2/3 of the way into that bucket
+    assert analytics.dwell_median(_buckets(1, 2, 3, 61)) == pytest.approx(10 / 3)
+    assert analytics.dwell_median(_buckets(12, 12, 50, 50)) == 20.0  # halfway: top of 10-20
+    assert analytics.dwell_median(_buckets(2000, 3000, 4000)) == 900.0  # the open last bucket
 
 
 def test_late_and_purged_events_are_reflected_by_the_window_rollup() -> None:

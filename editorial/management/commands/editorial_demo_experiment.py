@@ -35,6 +35,7 @@ class Command(BaseCommand):
             return
         if Experiment.objects.filter(status="running").exists():  # a real one: simulate only
             call_command("newsrec_simulate", readers=options["readers"], days=days)
+            call_command("editorial_analytics_rollup", days=days + 1)
             return
         experiment = Experiment.objects.create(
             name=NAME, description="Simulated readers of the demo: half get no recommendations."
@@ -53,4 +54,6 @@ class Command(BaseCommand):
         finally:
             experiment.refresh_from_db()
             services.experiment_stop(experiment=experiment)
+        # the analytics page shows the simulated days at once, not after the daily roll-up
+        call_command("editorial_analytics_rollup", days=days + 1)
         self.stdout.write(f"Experiment “{NAME}” ran through the simulated days and is stopped.")
