@@ -12,7 +12,15 @@ from django.test import Client
 from django.utils import timezone
 
 from editorial import analytics
-from editorial.models import DWELL_BUCKET_EDGES, ArticleHourStats, FacetHourStats
+from editorial.models import (
+    DWELL_BUCKET_EDGES,
+    ArticleHourStats,
+    FacetHourStats,
+    Rule,
+    RuleSet,
+    RuleSetStatus,
+    RuleSetVersion,
+)
 from newsrec import simulation
 from newsrec.models import Event, EventKind
 from tests.factories import ReaderFactory, make_article, make_catalogue
@@ -184,3 +192,146 @@ def test_the_analytics_page_shows_tables_and_exports_csv() -> None:
     assert rows[0][:5] == ["article_id", "title", "impressions", "clicks", "ctr"]
     assert rows[1][:5] == [str(article.pk), "Harbour bridge reopens", "4", "1", "0.2500"]
     assert Client().get("/admin/editorial/articlehourstats/").status_code == 302  # login first
+
+
+def _events(rows: list[tuple[Any, str, Any, int | None, Any]]) -> None:
+    """(reader, kind, article, slot, when) on the home page."""
+    start = Event.objects.count()
+    Event.objects.bulk_create(
+        Event(reader=reader, event_id=f"x{start + n}", kind=kind, article=article,
+              surface="home", feed_slot=slot, occurred_at=when)
+        for n, (reader, kind, article, slot, when) in enumerate(rows)
+    )  # fmt: skip
+
+
+def _shown(reader: Any, article: Any, slot: int, when: Any, *, seen: int, clicked: int) -> list:
+    return [(reader, "impression", article, slot, when)] * seen + [
+        (reader, "click", article, slot, when)
+    ] * clicked
+
+
+def test_did_my_rule_help_compares_equal_windows_and_a_pin_with_its_slot() -> None:
+    pinned = make_article(title="Pinned story", section="Local")
+    other = make_article(title="Other story", section="Sport")
+    reader = ReaderFactory.create()
+    now = timezone.now()
+    published = now.replace(minute=30, second=0, microsecond=0) - timedelta(hours=10)
+    before, after = published - timedelta(hours=3), published + timedelta(hours=3)
+    _events([
+        *_shown(reader, pinned, 1, before, seen=10, clicked=1),
+        *_shown(reader, other, 1, before, seen=10, clicked=2),
+        *_shown(reader, pinned, 1, after, seen=10, clicked=5),
+        *_shown(reader, other, 1, after, seen=10, clicked=1),
+        *_shown(reader, other, 1, published, seen=50, clicked=50),  # the publish's own hour
+        *_shown(reader, other, 1, published - timedelta(hours=20), seen=9, clicked=9),  # too early
+    ])  # fmt: skip
+    analytics.analytics_rollup_recent(hours=48)
+    rule_set = RuleSet.objects.create(name="Morning", status=RuleSetStatus.PUBLISHED)
+    pin = {"kind": "pin", "target_field": "article", "target_value": str(pinned.pk), "slot": 1,
+           "enabled": True}  # fmt: skip
+    block = {"kind": "block", "target_field": "section", "target_value": "Sport", "enabled": True}
+    version = RuleSetVersion.objects.create(
+        rule_set=rule_set, number=1, rules=[pin, block], published_at=published, rules_version=7
+    )
+    impact = analytics.ruleset_impact(version=version, now=now)
+    assert not impact.too_early
+    assert impact.after_start - impact.before_end == timedelta(hours=1)
+    assert impact.after_end - impact.after_start == impact.before_end - impact.before_start
+    everything, pin_line, block_line = impact.lines
+    assert (everything.before.impressions, everything.before.clicks) == (20, 3)
+    assert (everything.after.impressions, everything.after.clicks) == (20, 6)
+    assert pin_line.label == "Pin at a slot: “Pinned story” at slot 1"
+    assert (pin_line.before.ctr, pin_line.after.ctr) == (0.1, 0.5)
+    assert pin_line.slot_after is not None
+    assert pin_line.slot_after.ctr == 0.1
+    assert pin_line.pin_lift == pytest.approx(5.0)
+    assert pin_line.ctr_change == pytest.approx(40.0)
+    assert (block_line.before.clicks, block_line.after.clicks) == (2, 1)  # Sport's
+
+    client = Client()
+    client.force_login(make_user("editor", "Editor"))
+    change = client.get(f"/admin/editorial/ruleset/{rule_set.pk}/change/").content.decode()
+    assert f'href="/admin/editorial/articlehourstats/impact/{rule_set.pk}/"' in change
+    page = client.get(f"/admin/editorial/articlehourstats/impact/{rule_set.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="impact-table"' in html
+    assert "40.0 points" in html
+    assert "\u00d75.00" in html
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in html
+    assert "v1 published" in html
+    exported = client.get(f"/admin/editorial/articlehourstats/impact/{rule_set.pk}/?format=csv")
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
+    pin_after = next(r for r in rows if r["line"] == pin_line.label and r["period"] == "after")
+    assert (pin_after["ctr"], pin_after["slot_others_ctr"]) == ("0.5000", "0.1000")
+    # a version that does not exist shows the latest, said so; an unpublished set says so
+    assert (
+        "No such version"
+        in client.get(
+            f"/admin/editorial/articlehourstats/impact/{rule_set.pk}/?version=9"
+        ).content.decode()
+    )
+    draft = RuleSet.objects.create(name="Draft")
+    html = client.get(f"/admin/editorial/articlehourstats/impact/{draft.pk}/").content.decode()
+    assert 'id="impact-unpublished"' in html
+    assert client.get("/admin/editorial/articlehourstats/impact/99999/").status_code == 404
+
+
+def test_a_publish_within_the_hour_is_too_early_to_tell() -> None:
+    rule_set = RuleSet.objects.create(name="Just now", status=RuleSetStatus.PUBLISHED)
+    version = RuleSetVersion.objects.create(rule_set=rule_set, number=1, rules=[])
+    impact = analytics.ruleset_impact(version=version)
+    assert impact.too_early
+    assert impact.lines == []
+
+
+def test_the_page_has_charts_tables_per_slot_section_and_live_rule_and_csv_of_each() -> None:
+    article = make_article(title="Harbour bridge reopens", section="Local")
+    reader = ReaderFactory.create()
+    now = timezone.now()
+    _events(_shown(reader, article, 2, now - timedelta(hours=2), seen=4, clicked=1))
+    analytics.analytics_rollup_recent()
+    rule_set = RuleSet.objects.create(name="Live", status=RuleSetStatus.PUBLISHED, is_live=True)
+    Rule.objects.create(rule_set=rule_set, kind="boost", target_field="section",
+                        target_value="Local", factor=2.0)  # fmt: skip
+    Rule.objects.create(rule_set=rule_set, kind="pin", target_field="article",
+                        target_value=str(article.pk), slot=2)  # fmt: skip
+    RuleSetVersion.objects.create(
+        rule_set=rule_set, number=1, rules=[], published_at=now - timedelta(hours=1),
+        rules_version=3,
+    )  # fmt: skip
+    client = Client()
+    client.force_login(make_user("editor", "Editor"))
+    html = client.get("/admin/editorial/articlehourstats/?days=1").content.decode()
+    for table in ("series", "surfaces", "slots", "sections", "rules", "articles"):
+        assert f'id="analytics-{table}"' in html, table
+    assert html.count('role="img"') == 3  # counts, rates and the slot bars
+    assert '<title id="analytics-series-counts-title">' in html
+    assert "Live v1 (rules v3)" in html  # the publish marked on the time axis
+    assert '<th scope="row">2</th><td>4</td><td>1</td><td>25.0 %</td>' in html  # slot 2
+    assert '<th scope="row">Boost or bury: section Local x2</th><td>4</td>' in html
+    assert "<td>Live</td>" not in html  # the rule set's name links to "did it help?"
+
+    def csv_rows(table: str) -> list[dict[str, str]]:
+        answer = client.get(f"/admin/editorial/articlehourstats/?days=1&format=csv&table={table}")
+        assert answer["Content-Type"].startswith("text/csv")
+        assert f"analytics-{table}-1d.csv" in answer["Content-Disposition"]
+        return list(csv.DictReader(io.StringIO(answer.content.decode())))
+
+    assert [(r["slot"], r["impressions"], r["ctr"]) for r in csv_rows("slots")] == [
+        ("2", "4", "0.2500")
+    ]
+    assert [(r["section"], r["clicks"]) for r in csv_rows("sections")] == [("Local", "1")]
+    assert [(r["surface"], r["clicks"]) for r in csv_rows("surfaces")] == [("home", "1")]
+    rules = csv_rows("rules")
+    assert [(r["kind"], r["impressions"], r["clicks"]) for r in rules] == [
+        ("boost", "4", "1"), ("pin", "4", "1"),
+    ]  # fmt: skip
+    assert rules[1]["slot_others_ctr"] == ""  # nothing else was shown at slot 2
+    series = csv_rows("series")
+    assert len(series) in (24, 25)
+    assert sum(int(r["clicks"]) for r in series) == 1
+    # an unknown table or period falls back to the defaults, never a 500
+    fallback = client.get("/admin/editorial/articlehourstats/?days=x&format=csv&table=nope")
+    assert fallback.status_code == 200
+    assert fallback.content.decode().startswith("article_id,title,")
