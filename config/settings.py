@@ -309,6 +309,7 @@ SPECTACULAR_SETTINGS = {
         "DeviceEnum": "newsrec.models.DeviceClass",
         "EventResultStatusEnum": ["accepted", "duplicate", "rejected"],
         "ExperimentStatusEnum": "editorial.models.ExperimentStatus",
+        "NudgeKindEnum": ["before-you-go", "pick-up"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 
 from editorial import (
     analytics_admin,  # noqa: F401  (registers the analytics page)
+    nudges_admin,  # noqa: F401  (registers the nudges controls)
     selectors,
     services,
 )

@@ -10,13 +10,18 @@ class EditorialConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from editorial.models import Rule, RuleSet
+        from editorial.models import NudgeSetting, Rule, RuleSet
+        from editorial.nudges import EditorialNudges, nudge_policies_clear
         from editorial.providers import EditorialExperiments, EditorialRules
         from editorial.signals import after_delete, after_save, before_save
         from newsrec import providers
 
         # newsrec asks editorial for the live rules and experiment arms through these
-        providers.register(rules=EditorialRules(), experiments=EditorialExperiments())
+        providers.register(
+            rules=EditorialRules(), experiments=EditorialExperiments(), nudges=EditorialNudges()
+        )
+        for signal in (post_save, post_delete):
+            signal.connect(nudge_policies_clear, sender=NudgeSetting, dispatch_uid="nudges-memo")
 
         for model in (Rule, RuleSet):
             name = model.__name__

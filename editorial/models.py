@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from newsrec.engine.types import DEVICES
 from newsrec.numbers import ascii_int
+from newsrec.providers import NUDGE_BEFORE_YOU_GO, NUDGE_PICK_UP
 
 
 class RuleSetStatus(models.TextChoices):
@@ -486,6 +487,7 @@ class VariantKind(models.TextChoices):
     PERSONALISED = "personalised", "Personalised (recommendations on)"
     HOLDOUT = "holdout", "Holdout (recommendations off: newest articles)"
     HAND_WEIGHTED = "hand", "Hand-weighted (personalised, never the learned ranker)"
+    NO_NUDGES = "no-nudges", "Personalised without nudges (the nudges' holdout)"
 
 
 class Variant(models.Model):
@@ -497,7 +499,8 @@ class Variant(models.Model):
         max_length=16, choices=VariantKind.choices, default=VariantKind.PERSONALISED,
         help_text="Holdout readers get the newest live articles: no ranking, no reasons. "
         "Hand-weighted readers get feeds ranked by the hand-weighted formula even while a "
-        "learned ranker is active (learned vs hand-weighted).",
+        "learned ranker is active (learned vs hand-weighted). Readers without nudges get "
+        "personalised feeds but no nudge (nudges on vs off).",
     )  # fmt: skip
     weight = models.PositiveSmallIntegerField(
         default=50, validators=[MinValueValidator(1), MaxValueValidator(10_000)],
@@ -605,3 +608,44 @@ class FacetHourStats(HourStatsFields):
 
     def __str__(self) -> str:
         return f"{self.facet}={self.value} on {self.surface or '?'} at {self.hour:%Y-%m-%d %H:00}"
+
+
+NUDGE_KIND_CHOICES = [
+    (NUDGE_BEFORE_YOU_GO, "“Before you go” (exit intent)"),
+    (NUDGE_PICK_UP, "“Pick up where you left off”"),
+]
+NUDGE_SURFACE_CHOICES = [
+    ("article", "Article pages"), ("home", "Front page"), ("section", "Section pages"),
+    ("api", "Apps and the host (API)"),
+]  # fmt: skip
+
+
+class NudgeSetting(models.Model):
+    """What editors set for one kind of nudge: on or off, where, how often, its words, and which
+    readers by churn-risk band. newsrec reads it through ``editorial.providers.EditorialNudges``;
+    a kind without a row follows newsrec's settings."""
+
+    kind = models.CharField(max_length=32, unique=True, choices=NUDGE_KIND_CHOICES)
+    enabled = models.BooleanField(default=True, help_text="Off: no reader sees this nudge.")
+    surfaces = ArrayField(
+        models.CharField(max_length=16), default=list, blank=True,
+        help_text="Where it shows: the article page, the front page, section pages, the API.",
+    )  # fmt: skip
+    max_per_day = models.PositiveSmallIntegerField(
+        default=1, validators=[MaxValueValidator(20)],
+        help_text="At most this many times a day per reader (0: never).",
+    )  # fmt: skip
+    title = models.CharField(max_length=80, help_text="The nudge's heading.")
+    lead = models.CharField(max_length=200, blank=True, help_text="A line under the heading.")
+    bands = ArrayField(
+        models.CharField(max_length=8), default=list, blank=True,
+        help_text="Readers of these churn-risk bands only (none ticked: every reader).",
+    )  # fmt: skip
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind"]
+        verbose_name = "nudge"
+
+    def __str__(self) -> str:
+        return str(self.get_kind_display())

@@ -84,6 +84,9 @@ DEFAULTS: dict[str, Any] = {
     # (editorial does), else no editorial rules and no experiments.
     "RULES_PROVIDER": None,
     "EXPERIMENTS_PROVIDER": None,
+    # ... and a nudges provider (editors' controls of each kind of nudge; None: the one an
+    # installed app registered, else every kind on, capped by the settings below).
+    "NUDGES_PROVIDER": None,
     # Diversity when the editors set none (tuned on NeMig val, docs/learning.md): MMR lambda
     # (1 = pure score) unless a rule sets one, and at most SECTION_CAP stories of one section
     # in the top SECTION_CAP_TOP unless a rule caps sections. The cap gives way rather than
@@ -111,6 +114,24 @@ DEFAULTS: dict[str, Any] = {
     "CHURN_BANDS": {"RISING": 0.3, "HIGH": 0.6},
     # "Before you go" nudges ({% newsrec_nudge %}) shown per reader per day; 0 turns them off.
     "NUDGE_MAX_PER_DAY": 1,
+    # "Pick up where you left off" ({% newsrec_pickup %}) shown per reader per day; 0: off.
+    "NUDGE_PICKUP_MAX_PER_DAY": 2,
+    # Binge readers open at least this many stories per visit (their own mean over the churn
+    # window); they get the next part of a story they started, others one short standout.
+    "NUDGE_BINGE_STORIES_PER_VISIT": 2.0,
+    # A tag shared by at most this many live articles names a story or series (more: a topic).
+    "NUDGE_SERIES_MAX_ARTICLES": 40,
+    # A "short" standout reads in at most this many minutes (at 230 words a minute).
+    "NUDGE_SHORT_READ_MINUTES": 4,
+    # Host-delivered off-site nudges: when URL is set, each hourly risk run posts the readers
+    # whose band rose to it, signed with SECRET (HMAC-SHA256); nothing is sent by default.
+    "AT_RISK_WEBHOOK": {
+        "URL": "",
+        "SECRET": "",
+        "TIMEOUT_SECONDS": 5.0,
+        "MAX_RETRIES": 5,  # then the run's delivery is given up (logged)
+        "PICKS": 3,  # stories per reader
+    },
 }
 
 IMPORT_STRINGS = {"EMBEDDER"}

@@ -6,7 +6,9 @@ two small providers, as DRF loads its policy classes:
 - ``NEWSREC["RULES_PROVIDER"]``: the live rules, site-wide (stored feeds) and as a read in a
   scope sees them (:class:`RulesProvider`);
 - ``NEWSREC["EXPERIMENTS_PROVIDER"]``: a reader's arm in the running experiment and the readers
-  a hand-weighted arm keeps off the learned ranker (:class:`ExperimentsProvider`).
+  a hand-weighted arm keeps off the learned ranker (:class:`ExperimentsProvider`);
+- ``NEWSREC["NUDGES_PROVIDER"]``: what editors set for each kind of nudge: on or off, where,
+  how often, its words and which risk bands get it (:class:`NudgesProvider`).
 
 Each setting is a dotted path to a class (instantiated once) or an instance. Left empty, the
 provider an installed app registered in its ``AppConfig.ready()`` is used (editorial registers
@@ -16,7 +18,7 @@ its own), and without one newsrec runs with no editorial rules and no experiment
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.utils.module_loading import import_string
@@ -86,6 +88,10 @@ class Arm(Protocol):
     def holdout(self) -> bool:
         """Recommendations off: the newest articles instead of a ranked feed."""
 
+    @property
+    def nudges(self) -> bool:
+        """Whether the arm's readers may see nudges (False: a holdout, or a nudges-off arm)."""
+
 
 class ExperimentsProvider(Protocol):
     def reader_arm(self, *, reader: Any) -> Arm | None:
@@ -93,6 +99,51 @@ class ExperimentsProvider(Protocol):
 
     def readers_on_hand_weights(self, reader_ids: Sequence[int]) -> set[int]:
         """Of ``reader_ids``, those whose feeds stay on the hand-weighted formula."""
+
+
+NUDGE_BEFORE_YOU_GO = "before-you-go"
+NUDGE_PICK_UP = "pick-up"
+NUDGE_KINDS = (NUDGE_BEFORE_YOU_GO, NUDGE_PICK_UP)
+# Where a nudge may show: the article page, the front page, section pages, the API's clients.
+NUDGE_SURFACES = ("article", "home", "section", "api")
+NUDGE_COPY = {
+    NUDGE_BEFORE_YOU_GO: ("Before you go", "Stories you have not read yet, picked for you:"),
+    NUDGE_PICK_UP: ("Pick up where you left off", ""),
+}
+
+
+@dataclass(frozen=True)
+class NudgePolicy:
+    """What editors set for one kind of nudge; ``bands`` empty: every reader, scored or not."""
+
+    kind: str
+    enabled: bool = True
+    surfaces: frozenset[str] = field(default_factory=lambda: frozenset(NUDGE_SURFACES))
+    max_per_day: int = 1
+    title: str = ""
+    lead: str = ""
+    bands: frozenset[str] = frozenset()
+
+    def shows_on(self, surface: str) -> bool:
+        return self.enabled and self.max_per_day > 0 and surface in self.surfaces
+
+
+class NudgesProvider(Protocol):
+    def nudge_policy(self, *, kind: str) -> NudgePolicy:
+        """The policy of ``kind`` (one of NUDGE_KINDS) as editors set it now (memoised)."""
+
+
+class SettingsNudges:
+    """No editors' controls: every kind on everywhere, for every band, capped by NEWSREC."""
+
+    def nudge_policy(self, *, kind: str) -> NudgePolicy:
+        cap = (
+            newsrec_settings.NUDGE_MAX_PER_DAY
+            if kind == NUDGE_BEFORE_YOU_GO
+            else newsrec_settings.NUDGE_PICKUP_MAX_PER_DAY
+        )
+        title, lead = NUDGE_COPY.get(kind, ("", ""))
+        return NudgePolicy(kind=kind, max_per_day=int(cap), title=title, lead=lead)
 
 
 class NoRules:
@@ -124,12 +175,19 @@ _registered: dict[str, Any] = {}
 _loaded: dict[str, tuple[Any, Any]] = {}  # setting name -> (its value, provider)
 
 
-def register(*, rules: RulesProvider | None = None, experiments: Any = None) -> None:
+def register(
+    *,
+    rules: RulesProvider | None = None,
+    experiments: Any = None,
+    nudges: NudgesProvider | None = None,
+) -> None:
     """Called by an app's ``AppConfig.ready()`` to provide what the settings leave empty."""
     if rules is not None:
         _registered["RULES_PROVIDER"] = rules
     if experiments is not None:
         _registered["EXPERIMENTS_PROVIDER"] = experiments
+    if nudges is not None:
+        _registered["NUDGES_PROVIDER"] = nudges
     _loaded.clear()
 
 
@@ -155,3 +213,7 @@ def rules_provider() -> RulesProvider:
 
 def experiments_provider() -> ExperimentsProvider:
     return _provider("EXPERIMENTS_PROVIDER", NoExperiments())  # type: ignore[no-any-return]
+
+
+def nudges_provider() -> NudgesProvider:
+    return _provider("NUDGES_PROVIDER", SettingsNudges())  # type: ignore[no-any-return]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
@@ -10,6 +11,8 @@ from django.db import InterfaceError, OperationalError
 from newsrec import feeds, services
 from newsrec.conf import newsrec_settings
 from newsrec.models import Article, EmbeddingStatus, Reader
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
@@ -146,3 +149,22 @@ def reader_risks_update() -> int:
     from newsrec.retention.services import reader_risks_update as update
 
     return update()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
+def at_risk_webhook_deliver(self: Any, rose_at: str) -> int:
+    """Post the readers whose risk rose in the run of ``rose_at`` to the host's webhook; a
+    refused or failed delivery is retried with a growing delay, AT_RISK_WEBHOOK["MAX_RETRIES"]
+    times, then given up (logged). Batches already taken are not sent again."""
+    from datetime import datetime
+
+    from newsrec.retention.webhook import WebhookError, at_risk_webhook_send, webhook_settings
+
+    try:
+        return at_risk_webhook_send(rose_at=datetime.fromisoformat(rose_at))
+    except WebhookError as exc:
+        limit = int(webhook_settings().get("MAX_RETRIES", 5))
+        if self.request.retries >= limit:
+            logger.error("At-risk webhook of %s given up after %d retries: %s", rose_at, limit, exc)
+            return 0
+        raise self.retry(exc=exc, countdown=min(3600, 30 * 2**self.request.retries)) from exc

@@ -15,6 +15,7 @@ urlpatterns = [
     path("not-interested/", views.hide, name="hide"),
     path("not-interested/undo/", views.hide_undo, name="hide-undo"),
     path("nudge/shown/", retention_views.nudge_shown, name="nudge-shown"),
+    path("nudge/dismiss/", retention_views.nudge_dismiss, name="nudge-dismiss"),
     path("privacy/", views.privacy, name="privacy"),
     path("privacy/personalisation/", views.privacy_personalisation, name="privacy-personalisation"),
     path("privacy/export/", views.privacy_export, name="privacy-export"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 HOLDOUT = "holdout"
 HAND_WEIGHTED = "hand"
+NO_NUDGES = "no-nudges"
 _SCALE = float(2**64)
 
 
@@ -32,6 +33,11 @@ class Arm:
     @property
     def holdout(self) -> bool:
         return self.kind == HOLDOUT
+
+    @property
+    def nudges(self) -> bool:
+        """Nudges are recommendations: none in a holdout, nor in a nudges-off arm."""
+        return self.kind not in (HOLDOUT, NO_NUDGES)
 
     @property
     def hand_weighted(self) -> bool:

@@ -187,7 +187,10 @@ def variant_counts(*, variant: Variant, start: datetime, end: datetime) -> Varia
 def experiment_results(*, experiment: Experiment, now: datetime | None = None) -> ExperimentResults:
     """Per-variant figures over [started_at, stopped_at or now), compared with the holdout."""
     variants = list(experiment.variants.order_by("id"))
-    baseline = next((v for v in variants if v.kind == VariantKind.HOLDOUT), None)
+    # The holdout (recommendations off), else the arm without nudges (nudges on vs off).
+    baseline = next((v for v in variants if v.kind == VariantKind.HOLDOUT), None) or next(
+        (v for v in variants if v.kind == VariantKind.NO_NUDGES), None
+    )
     start = experiment.started_at
     if start is None:  # a draft: nothing served yet
         return ExperimentResults(experiment, None, None, baseline, [])

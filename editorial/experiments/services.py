@@ -29,7 +29,7 @@ def experiment_problems(*, experiment: Experiment) -> list[str]:
         )
     variants = list(experiment.variants.all())
     kinds = {v.kind for v in variants}
-    if VariantKind.HOLDOUT not in kinds:
+    if VariantKind.HOLDOUT not in kinds and VariantKind.NO_NUDGES not in kinds:
         problems.append("Add a holdout variant: it measures what recommendations are worth.")
     if VariantKind.PERSONALISED not in kinds:
         problems.append("Add a personalised variant to compare with the holdout.")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from newsrec.api import auth, events, feeds, readers, retention, views
+from newsrec.api import auth, events, feeds, nudges, readers, retention, views
 from newsrec.api import schema as _schema  # noqa: F401  (registers the OpenAPI auth schemes)
 
 app_name = "newsrec-api"
@@ -20,6 +20,8 @@ urlpatterns = [
     path("feeds/me/rails/", feeds.MyRailsView.as_view(), name="feed-me-rails"),
     path("feeds/progress/", feeds.FanoutProgressView.as_view(), name="feed-progress"),
     path("feeds/<uuid:public_id>/", feeds.ReaderFeedView.as_view(), name="feed-reader"),
+    path("nudges/me/", nudges.MyNudgeView.as_view(), name="nudge-me"),
+    path("nudges/me/dismiss/", nudges.MyNudgeDismissView.as_view(), name="nudge-me-dismiss"),
     path("readers/at-risk/", retention.AtRiskReadersView.as_view(), name="readers-at-risk"),
     # path: a host's reader id may hold slashes
     path(

@@ -67,6 +67,7 @@ class ReaderRiskAdmin(ReadOnlyAdmin):
             **(extra_context or {}),
             "bands": bands,
             "readers_scored": total,
+            "band_history": selectors.risk_band_history(days=30),
             "churn_model": model,
             "churn_metrics": {
                 "auc": _figure((model.metrics or {}).get("auc")) if model else "—",

@@ -89,3 +89,24 @@ class ReaderRisk(models.Model):
 
     def __str__(self) -> str:
         return f"risk of {self.reader_id}: {self.band}"
+
+
+class RiskBandCount(models.Model):
+    """How many readers were in one band after one scoring run: the editors' "over time" view.
+
+    Counts only, no reader: written by ``reader_risks_refresh`` (hourly), one row per band.
+    """
+
+    at = models.DateTimeField(help_text="The scoring run.")
+    band = models.CharField(max_length=8, choices=RiskBand.choices)
+    readers = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["at", "band"], name="newsrec_bandcount_at_band")
+        ]
+        indexes = [models.Index(fields=["at"], name="newsrec_bandcount_at")]
+        verbose_name = "readers per risk band"
+
+    def __str__(self) -> str:
+        return f"{self.readers} {self.band} at {self.at:%Y-%m-%d %H:%M}"

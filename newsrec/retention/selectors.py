@@ -11,8 +11,12 @@ from django.utils import timezone
 
 from newsrec.conf import newsrec_settings
 from newsrec.models import Article, Event, Reader
+from newsrec.providers import NUDGE_BEFORE_YOU_GO
 from newsrec.retention.features import EventRow
 from newsrec.retention.models import ChurnModel, ReaderRisk, RiskBand
+from newsrec.retention.nudges import nudge_count_key as nudge_count_key
+from newsrec.retention.nudges import nudge_policy_for
+from newsrec.retention.nudges import nudges_shown_today as nudges_shown_today
 from newsrec.selectors import FeedCard
 
 
@@ -114,26 +118,9 @@ NUDGE_FALLBACK_REASON = "Top story right now"
 OPENED_KINDS = ("click", "read", "finish")
 
 
-def nudge_count_key(*, reader_id: int, day: date) -> str:
-    """The cache key counting one reader's nudges shown on one day (UTC)."""
-    return f"newsrec:nudge:{reader_id}:{day.isoformat()}"
-
-
-def nudges_shown_today(*, reader: Reader) -> int:
-    from django.core.cache import cache
-
-    return int(cache.get(nudge_count_key(reader_id=reader.pk, day=_today())) or 0)
-
-
-def nudge_allowed(*, reader: Reader | None) -> bool:
-    """A nudge may be offered: a known reader, not opted out, under today's cap."""
-    cap = int(newsrec_settings.NUDGE_MAX_PER_DAY)
-    return (
-        reader is not None
-        and reader.personalisation_enabled
-        and cap > 0
-        and nudges_shown_today(reader=reader) < cap
-    )
+def nudge_allowed(*, reader: Reader | None, surface: str = "article") -> bool:
+    """A "Before you go" nudge may be offered: see ``nudges.nudge_policy_for``."""
+    return nudge_policy_for(reader=reader, kind=NUDGE_BEFORE_YOU_GO, surface=surface) is not None
 
 
 def nudge_cards(
@@ -169,10 +156,6 @@ def nudge_cards(
     ][:limit]
 
 
-def _today() -> date:
-    return timezone.now().date()
-
-
 def risk_band_counts() -> dict[str, int]:
     """How many readers are in each band now, every band listed (for editors)."""
     counts = dict(
@@ -199,3 +182,26 @@ def reader_risk_export(*, reader: Reader) -> dict[str, object] | None:
         "reasons": risk.reasons,
         "computed_at": risk.computed_at,
     }
+
+
+def risk_band_history(*, days: int = 30, now: datetime | None = None) -> list[dict[str, object]]:
+    """Readers per band over the last ``days`` days: the last scoring run of each UTC day,
+    oldest first, as ``{"day": date, "low": n, "rising": n, "high": n}``."""
+    from newsrec.retention.models import RiskBandCount
+
+    since = (now or timezone.now()) - timedelta(days=days)
+    rows = (
+        RiskBandCount.objects.filter(at__gte=since)
+        .order_by("at")
+        .values_list("at", "band", "readers")
+    )
+    latest: dict[date, tuple[datetime, dict[str, int]]] = {}
+    for at, band, readers in rows:  # oldest first: a later run of the day replaces an earlier
+        kept = latest.get(at.date())
+        if kept is None or kept[0] < at:
+            kept = latest[at.date()] = (at, {})
+        kept[1][band] = int(readers)
+    return [
+        {"day": day, **{band: counts.get(band, 0) for band in RiskBand.values}}
+        for day, (_at, counts) in sorted(latest.items(), key=lambda kv: kv[1][0])
+    ]

@@ -28,7 +28,9 @@ from newsrec.retention.models import (
     ChurnModelKind,
     ReaderRisk,
     RiskBand,
+    RiskBandCount,
 )
+from newsrec.retention.nudges import nudge_claim as nudge_claim
 
 SCORE_CHUNK = 1000  # readers per query and write while scoring
 
@@ -203,7 +205,35 @@ def reader_risks_refresh(*, now: datetime | None = None) -> int:
             _store([r for r in rows if r.reader_id in alive])
         written += len(rows)
     ReaderRisk.objects.filter(computed_at__lt=now).delete()  # not scored in this run
+    band_counts_record(at=now)
+    at_risk_webhook_queue(rose_at=now)
     return written
+
+
+def band_counts_record(*, at: datetime) -> None:
+    """Store how many readers are in each band now (the editors' view over time)."""
+    counts = selectors.risk_band_counts()
+    RiskBandCount.objects.bulk_create(
+        [RiskBandCount(at=at, band=band, readers=n) for band, n in counts.items()],
+        update_conflicts=True,
+        unique_fields=["at", "band"],
+        update_fields=["readers"],
+    )
+
+
+def at_risk_webhook_queue(*, rose_at: datetime) -> bool:
+    """Queue the delivery of the readers whose band rose at ``rose_at`` to the host's webhook,
+    after the commit; nothing without NEWSREC["AT_RISK_WEBHOOK"]["URL"]. Returns whether queued.
+    """
+    if not str((newsrec_settings.AT_RISK_WEBHOOK or {}).get("URL") or ""):
+        return False
+    if not ReaderRisk.objects.personalised().filter(rose_at=rose_at).exists():
+        return False
+    from newsrec import outbox, tasks
+
+    stamp = rose_at.isoformat()
+    transaction.on_commit(lambda: outbox.send_or_record(tasks.at_risk_webhook_deliver, stamp))
+    return True
 
 
 def reader_risks_update(*, now: datetime | None = None) -> int:
@@ -211,19 +241,3 @@ def reader_risks_update(*, now: datetime | None = None) -> int:
     if churn_model_due(now=now):
         churn_model_train(now=now)
     return reader_risks_refresh(now=now)
-
-
-def nudge_claim(*, reader: Reader | None) -> bool:
-    """Count one "Before you go" nudge for the reader today, if the cap allows (atomically:
-    two tabs leaving at once show one nudge). Never for unknown or opted-out readers."""
-    from django.core.cache import cache
-
-    cap = int(newsrec_settings.NUDGE_MAX_PER_DAY)
-    if reader is None or not reader.personalisation_enabled or cap <= 0:
-        return False
-    key = selectors.nudge_count_key(reader_id=reader.pk, day=timezone.now().date())
-    cache.add(key, 0, timeout=2 * 86_400)
-    try:
-        return int(cache.incr(key)) <= cap
-    except ValueError:  # the cache is unreachable: the cap cannot be kept, so no nudge
-        return False

@@ -4,10 +4,11 @@
     {% newsrec_feed request limit=10 %}    {# or a Reader; None: the non-personalised feed #}
     {% newsrec_related article limit=6 %}  {# a newsrec Article, its id, or a mirrored object #}
     {% newsrec_nudge request article=article %}  {# "Before you go", shown on exit intent #}
+    {% newsrec_pickup request surface="home" %}  {# "Pick up where you left off" #}
     {{ article.body|newsrec_body }}        {# sanitised HTML, or plain text as paragraphs #}
 
-Override ``newsrec/tags/feed.html``, ``newsrec/tags/related.html`` and ``newsrec/tags/nudge.html``
-to change the markup.
+Override ``newsrec/tags/feed.html``, ``newsrec/tags/related.html``, ``newsrec/tags/nudge.html``
+and ``newsrec/tags/pickup.html`` to change the markup.
 """
 
 from __future__ import annotations
@@ -340,27 +341,79 @@ def newsrec_related(article: Any, limit: int = 6, title: str = "Related") -> dic
     return {"articles": related, "title": title}
 
 
+def _request_context(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "device": device_from_user_agent(request.META.get("HTTP_USER_AGENT", "")),
+        "local_hour": local_hour_of(request),
+    }
+
+
 @register.inclusion_tag("newsrec/tags/nudge.html", takes_context=True)
 def newsrec_nudge(
-    context: template.Context, reader: Any = None, article: Any = None, limit: int = 3
+    context: template.Context,
+    reader: Any = None,
+    article: Any = None,
+    limit: int = 3,
+    surface: str = "article",
 ) -> dict[str, Any]:
     """ "Before you go": the reader's best unread stories in a dialog that ``nudge.js`` opens on
-    exit intent, within NEWSREC["NUDGE_MAX_PER_DAY"]; nothing for opted-out or unknown readers.
+    exit intent, under the editors' nudge policy (on/off per surface, risk bands, copy) and its
+    daily cap (counted when it opens); nothing for opted-out or unknown readers.
     """
     from django.middleware.csrf import get_token
 
-    from newsrec.retention.selectors import nudge_allowed, nudge_cards
+    from newsrec.providers import NUDGE_BEFORE_YOU_GO
+    from newsrec.retention.nudges import nudge_policy_for
+    from newsrec.retention.selectors import nudge_cards
 
     who = _reader_of(reader)
     request = context.get("request")
-    if who is None or request is None or not nudge_allowed(reader=who):
+    if who is None or request is None:
+        return {"cards": []}
+    policy = nudge_policy_for(reader=who, kind=NUDGE_BEFORE_YOU_GO, surface=surface)
+    if policy is None:
         return {"cards": []}
     found = article if isinstance(article, Article) else _article_of(article)
     cards = nudge_cards(
-        reader=who,
-        device=device_from_user_agent(request.META.get("HTTP_USER_AGENT", "")),
-        local_hour=local_hour_of(request),
-        exclude=[found.pk] if found is not None else [],
-        limit=max(int(limit), 1),
-    )
-    return {"cards": cards, "csrf_token": get_token(request) if cards else ""}
+        reader=who, exclude=[found.pk] if found is not None else [], limit=max(int(limit), 1),
+        **_request_context(request),
+    )  # fmt: skip
+    return {
+        "cards": cards,
+        "policy": policy,
+        "surface": surface,
+        "csrf_token": get_token(request) if cards else "",
+    }
+
+
+@register.inclusion_tag("newsrec/tags/pickup.html", takes_context=True)
+def newsrec_pickup(
+    context: template.Context, reader: Any = None, surface: str = "home", article: Any = None
+) -> dict[str, Any]:
+    """ "Pick up where you left off": the next part of a story a binge reader started, or one
+    short standout for a sampler, with its reason; a small region the reader can dismiss.
+    Counted against the daily cap when rendered with a story (see retention/nudges.py)."""
+    from django.middleware.csrf import get_token
+
+    from newsrec.providers import NUDGE_PICK_UP
+    from newsrec.retention.nudges import nudge_offer
+
+    who = _reader_of(reader)
+    request = context.get("request")
+    if who is None or request is None:
+        return {"cards": []}
+    found = article if isinstance(article, Article) else _article_of(article)
+    offer = nudge_offer(
+        reader=who, kind=NUDGE_PICK_UP, surface=surface, claim=True,
+        exclude=[found.pk] if found is not None else [], **_request_context(request),
+    )  # fmt: skip
+    if offer is None:
+        return {"cards": []}
+    policy, cards = offer
+    return {
+        "cards": cards,
+        "policy": policy,
+        "kind": NUDGE_PICK_UP,
+        "next": request.get_full_path(),
+        "csrf_token": get_token(request),
+    }

@@ -27,6 +27,10 @@
     stop();
     fetch(dialog.getAttribute("data-claim"), {
       method: "POST", credentials: "same-origin",
+      body: new URLSearchParams({
+        kind: dialog.getAttribute("data-kind") || "before-you-go",
+        surface: dialog.getAttribute("data-surface") || "article"
+      }),
       headers: { "X-CSRFToken": dialog.getAttribute("data-csrf") || "", "Accept": "application/json" }
     }).then(function (response) {
       return response.ok ? response.json() : { show: false };
