@@ -189,7 +189,7 @@ def _in_scope(
     """A built feed as a read in the scope shows it (``newsrec.feeds.feed_read``'s steps)."""
     items = [i for i in built.items if not section or i.section == section]
     if section:
-        # as many of the newest as a read asks for (feeds._read_pool)
+        # as many of the newest as a read asks for (newsrec.feeds.read)
         newest = newest[: n + len(items)]
         items = with_newest(
             prepared.pool, items, newest, source=feeds.FRESH_SOURCE, reason=f"New in {section}"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -13,6 +14,9 @@ from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
 from newsrec.fields import JSONTextField
+
+if TYPE_CHECKING:
+    from newsrec.engine.rules import Filters
 
 EMBEDDING_DIMENSIONS = 384  # must match NEWSREC["EMBEDDING_DIMENSIONS"] (system check newsrec.E002)
 
@@ -49,6 +53,32 @@ class ArticleQuerySet(models.QuerySet["Article"]):
     def needing_embedding(self) -> ArticleQuerySet:
         """Articles whose current text has no vector yet (new, changed, or failed earlier)."""
         return self.exclude(embedding_status=EmbeddingStatus.READY)
+
+    def allowed_by(self, filters: Filters, *, now: datetime | None = None) -> ArticleQuerySet:
+        """Without the articles the editors' hard filters remove: blocked sections, tags,
+        authors and articles, and those past the max age (a section's own, else the general one).
+
+        The SQL form of the engine's step 1 (``newsrec.engine.rules.allowed_mask``), for the
+        surfaces that query articles directly rather than read a built feed.
+        """
+        now = now or timezone.now()
+        filters = filters.at(now.timestamp())
+        blocked = Q()
+        if filters.blocked_sections:
+            blocked |= Q(section__in=filters.blocked_sections)
+        if filters.blocked_tags:
+            blocked |= Q(tags__overlap=sorted(filters.blocked_tags))
+        if filters.blocked_authors:
+            blocked |= Q(authors__overlap=sorted(filters.blocked_authors))
+        if filters.blocked_articles:
+            blocked |= Q(pk__in=filters.blocked_articles)
+        own = filters.max_age_hours_by_section
+        for section, hours in own.items():
+            blocked |= Q(section=section, published_at__lt=now - timedelta(hours=hours))
+        if filters.max_age_hours is not None:
+            too_old = Q(published_at__lt=now - timedelta(hours=filters.max_age_hours))
+            blocked |= too_old & ~Q(section__in=sorted(own)) if own else too_old
+        return self.exclude(blocked) if blocked else self
 
 
 class Article(models.Model):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Subquery
+from django.db.models import Count, Subquery
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
@@ -17,7 +17,7 @@ from newsrec.conf import newsrec_settings
 from newsrec.engine.diversity import caps_keep
 from newsrec.engine.ranker import PIN_SOURCE
 from newsrec.engine.rules import Cap, Filters, Rules
-from newsrec.models import Article, ArticleStatus, Event, EventKind, Reader
+from newsrec.models import Article, ArticleQuerySet, ArticleStatus, Event, EventKind, Reader
 from newsrec.providers import rules_provider
 
 
@@ -27,7 +27,7 @@ def article_list(
     tag: str | None = None,
     published_after: datetime | None = None,
     published_before: datetime | None = None,
-) -> QuerySet[Article]:
+) -> ArticleQuerySet:
     """Live articles, newest first, optionally in one section, with one tag, in a time window."""
     qs = Article.objects.published().defer("body", "embedding")
     if section:
@@ -39,35 +39,6 @@ def article_list(
     if published_before is not None:
         qs = qs.filter(published_at__lt=published_before)
     return qs.order_by("-published_at", "-id")
-
-
-def articles_allowed(
-    qs: QuerySet[Article], filters: Filters, *, now: datetime | None = None
-) -> QuerySet[Article]:
-    """``qs`` without the articles the editors' hard filters remove: blocked sections, tags,
-    authors and articles, and those past the max age (a section's own, else the general one).
-
-    The SQL form of the engine's step 1 (``newsrec.engine.rules.allowed_mask``), for the
-    surfaces that query articles directly rather than read a built feed.
-    """
-    now = now or timezone.now()
-    filters = filters.at(now.timestamp())
-    blocked = Q()
-    if filters.blocked_sections:
-        blocked |= Q(section__in=filters.blocked_sections)
-    if filters.blocked_tags:
-        blocked |= Q(tags__overlap=sorted(filters.blocked_tags))
-    if filters.blocked_authors:
-        blocked |= Q(authors__overlap=sorted(filters.blocked_authors))
-    if filters.blocked_articles:
-        blocked |= Q(pk__in=filters.blocked_articles)
-    own = filters.max_age_hours_by_section
-    for section, hours in own.items():
-        blocked |= Q(section=section, published_at__lt=now - timedelta(hours=hours))
-    if filters.max_age_hours is not None:
-        too_old = Q(published_at__lt=now - timedelta(hours=filters.max_age_hours))
-        blocked |= too_old & ~Q(section__in=sorted(own)) if own else too_old
-    return qs.exclude(blocked) if blocked else qs
 
 
 def site_filters() -> Filters:
@@ -92,7 +63,7 @@ def article_related(*, article: Article, limit: int | None = None) -> list[Artic
     if article.embedding is None:
         return []
     limit = limit or int(newsrec_settings.RELATED_LIMIT)
-    allowed = articles_allowed(Article.objects.published(), site_filters())
+    allowed = Article.objects.published().allowed_by(site_filters())
     for widen in (4, 40):
         nearest = (
             Article.objects.filter(embedding__isnull=False)
@@ -187,9 +158,9 @@ def articles_live_by_id(
     wanted = {int(i) for i in ids if i is not None}
     if not wanted:
         return {}
-    live: QuerySet[Article] = Article.objects.published()
+    live = Article.objects.published()
     if filters is not None:
-        live = articles_allowed(live, filters)
+        live = live.allowed_by(filters)
     return {a.pk: a for a in live.only(*CARD_FIELDS).filter(pk__in=wanted)}
 
 
@@ -233,7 +204,7 @@ def articles_trending(
     the exclusions are applied to the memo, and when they leave too few candidates the
     database answers instead.
     """
-    from newsrec.feeds import withdrawn_ids
+    from newsrec.feeds.withdrawn import withdrawn_ids
 
     skip = set(exclude)
     rows = limit * 3  # room for ones no longer live or allowed
@@ -264,7 +235,8 @@ def _section_newest(
     """The newest ``keep`` live articles per section among the newest ``scan``, minus ``skip``
     and minus what the editors' hard filters remove (a blocked section has no block)."""
     newest = (
-        articles_allowed(Article.objects.published(), filters or Filters())
+        Article.objects.published()
+        .allowed_by(filters or Filters())
         .exclude(section="")
         .only(*CARD_FIELDS)
         .order_by("-published_at", "-id")[:scan]
@@ -289,7 +261,7 @@ def section_latest(
     left out rather than dated. The blocks are memoised (SHARED_READ_SECONDS) with a few spare
     articles each; when a reader's exclusions use them up, the database answers instead.
     """
-    from newsrec.feeds import withdrawn_ids
+    from newsrec.feeds.withdrawn import withdrawn_ids
 
     keep = per_section + SECTION_SPARE
     rules = _site_rules()

@@ -47,7 +47,7 @@ def _device(request: HttpRequest) -> str:
 
 def _latest_cards(*, exclude: set[int], limit: int) -> list[FeedCard]:
     """The newest live articles the site-wide rules allow (when a feed has none left)."""
-    allowed = selectors.articles_allowed(selectors.article_list(), selectors.site_filters())
+    allowed = selectors.article_list().allowed_by(selectors.site_filters())
     qs = allowed.only(*selectors.CARD_FIELDS).exclude(pk__in=exclude)[:limit]
     return [FeedCard(article=a) for a in qs]
 
@@ -129,9 +129,9 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ]
     shown = {article.pk, *hidden, *(a.pk for a in related)}
     more = list(
-        selectors.articles_allowed(
-            selectors.article_list(section=article.section), selectors.site_filters()
-        ).exclude(pk__in=shown)[:SIDE_LIST_SIZE]
+        selectors.article_list(section=article.section)
+        .allowed_by(selectors.site_filters())
+        .exclude(pk__in=shown)[:SIDE_LIST_SIZE]
         if article.section
         else []
     )

@@ -96,5 +96,5 @@ def _process_memos() -> Iterator[None]:
     live_rules_memo_clear()
     running_memo_clear()
     feeds.pool_cache_clear()
-    feeds._withdrawn_local.clear()
+    feeds.withdrawn.withdrawn_local_clear()
     selectors.shared_reads_clear()

@@ -63,7 +63,7 @@ def test_a_retraction_in_the_admin_leaves_stored_feeds_at_once(
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(url, form(article, status=ArticleStatus.RETRACTED))
     assert response.status_code == 302
-    feeds._withdrawn_local.clear()
+    feeds.withdrawn.withdrawn_local_clear()
     assert article.pk in feeds.withdrawn_ids()
 
 

@@ -90,7 +90,7 @@ def test_a_page_that_shows_a_blocked_story_is_caught(monkeypatch: pytest.MonkeyP
     site_with_readers(catalogue)  # built before the block: stale until the fan-out
     publish("Default", {"kind": "block", "target_field": "section", "target_value": "Science"})
     assert feeds_check(sample=5, sections=3).ok
-    monkeypatch.setattr(feeds, "hard_filtered", lambda items, *a, **k: items)
+    monkeypatch.setattr(feeds.read, "hard_filtered", lambda items, *a, **k: items)
     report = feeds_check(sample=5, sections=3)
     surfaces = {v.surface for v in report.violations}
     assert "home: For you" in surfaces
@@ -212,6 +212,6 @@ def test_readers_known_by_the_hosts_id_are_checked_too(monkeypatch: pytest.Monke
     feeds.feeds_rebuild(reader_ids=[reader.pk], include_default=True)
     publish("Default", {"kind": "block", "target_field": "section", "target_value": "Sport"})
     assert feeds_check(sample=3, sections=3).ok
-    monkeypatch.setattr(feeds, "hard_filtered", lambda items, *a, **k: items)
+    monkeypatch.setattr(feeds.read, "hard_filtered", lambda items, *a, **k: items)
     surfaces = {v.surface for v in feeds_check(sample=3, sections=3).violations}
     assert "API feed of a host reader" in surfaces

@@ -206,14 +206,14 @@ def test_stored_items_read_back_as_json_whatever_the_breakdown() -> None:
             breakdown={"relevance": 0.25, "score": 0.5}, section="Sport", seed_id=7,
         ),
     )  # fmt: skip
-    text = feeds._items_json(items, pool)
+    text = feeds.codec.items_json(items, pool)
     # the ranker's columns are written exactly as the items they stand for
     [item] = items
     columns = ItemColumns(
         keys=("relevance", "score"), article_ids=[first], scores=[0.5], sources=["s"],
         reasons=[item.reason], sections=["Sport"], seed_ids=[7], breakdowns=[[0.25, 0.5]],
     )  # fmt: skip
-    assert feeds._items_json(columns, pool) == text
+    assert feeds.codec.items_json(columns, pool) == text
     written = json.loads(text)
     assert written == [
         {

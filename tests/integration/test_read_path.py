@@ -80,7 +80,7 @@ def test_a_withdrawn_article_leaves_the_memoised_blocks_at_once(
     Article.objects.filter(pk=newest.pk).update(status="retracted")
     # What article_upsert_many's feeds.articles_withdraw publishes to every process (through
     # the shared cache, which other test runs use too: not written here).
-    monkeypatch.setattr(feeds, "withdrawn_ids", lambda: frozenset({newest.pk}))
+    monkeypatch.setattr(feeds.withdrawn, "withdrawn_ids", lambda: frozenset({newest.pk}))
     assert newest.pk not in _ids(selectors.section_latest(per_section=3))["Science"]
 
 

@@ -41,7 +41,7 @@ def _erase_after_loading(monkeypatch: pytest.MonkeyPatch, erase: Any) -> None:
         erase()
         return states
 
-    monkeypatch.setattr(feeds, "reader_states", states_then_erase)
+    monkeypatch.setattr(feeds.rebuild, "reader_states", states_then_erase)
 
 
 @pytest.mark.django_db

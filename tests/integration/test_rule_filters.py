@@ -76,7 +76,7 @@ def test_the_sql_filters_keep_exactly_what_the_engine_allows(
     pool = feeds.pool_load(now=now.timestamp())
     mask = allowed_mask(pool, filters, Context(now=now.timestamp()))
     engine = {int(i) for i in pool.ids[mask]}
-    sql = selectors.articles_allowed(Article.objects.published(), filters, now=now)
+    sql = Article.objects.published().allowed_by(filters, now=now)
     assert set(sql.values_list("pk", flat=True)) == engine
     one_by_one = {  # Filters.excludes: the same filters, one article at a time
         a.pk for a in catalogue

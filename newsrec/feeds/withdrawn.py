@@ -1,0 +1,47 @@
+"""Articles withdrawn since the feeds were built, hidden from stored feeds until rebuilt."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+WITHDRAWN_KEY = "newsrec:withdrawn"
+WITHDRAWN_SECONDS = 6 * 3600  # longer than any fan-out takes to rebuild every feed
+WITHDRAWN_LOCAL_SECONDS = 2.0  # each process re-reads the shared list at most this often
+_withdrawn_local: dict[str, tuple[float, frozenset[int]]] = {}
+
+
+def articles_withdraw(*, article_ids: Sequence[int]) -> None:
+    """Hide retracted/unpublished/deleted articles from stored feeds at once, until rebuilt."""
+    from django.core.cache import cache
+
+    now = time.time()
+    current = {k: v for k, v in (cache.get(WITHDRAWN_KEY) or {}).items() if v > now}
+    current.update({int(i): now + WITHDRAWN_SECONDS for i in article_ids})
+    cache.set(WITHDRAWN_KEY, current, timeout=WITHDRAWN_SECONDS)
+    _withdrawn_local.clear()
+
+
+def withdrawn_local_clear() -> None:
+    """Forget this process's copy of the shared list (it is re-read on the next call)."""
+    _withdrawn_local.clear()
+
+
+def withdrawn_ids() -> frozenset[int]:
+    """Articles withdrawn since the feeds were built: one small cache read every 2 s per process."""
+    from django.core.cache import cache
+
+    checked, ids = _withdrawn_local.get("ids", (0.0, frozenset()))
+    if time.monotonic() - checked > WITHDRAWN_LOCAL_SECONDS:
+        now = time.time()
+        ids = frozenset(k for k, v in (cache.get(WITHDRAWN_KEY) or {}).items() if v > now)
+        _withdrawn_local["ids"] = (time.monotonic(), ids)
+    return ids
+
+
+def without_withdrawn(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    gone = withdrawn_ids()
+    if not gone:
+        return items
+    return [i for i in items if i["article_id"] not in gone]
