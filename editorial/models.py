@@ -649,3 +649,39 @@ class NudgeSetting(models.Model):
 
     def __str__(self) -> str:
         return str(self.get_kind_display())
+
+
+class ArticleDayStats(HourStatsFields):
+    """The article rows summed per UTC day (``hour`` is the day's start) and surface, over
+    slots: long periods read these instead of every hour."""
+
+    article = models.ForeignKey("newsrec.Article", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "article", "surface"], name="editorial_daystats_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["hour"], name="editorial_daystats_day")]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} on {self.surface or '?'} on {self.hour:%Y-%m-%d}"
+
+
+class FacetDayStats(HourStatsFields):
+    """The per-slot and per-section rows summed per UTC day (``hour`` is the day's start)."""
+
+    facet = models.CharField(max_length=8, choices=Facet.choices)
+    value = models.CharField(max_length=100, blank=True, help_text="The slot or section.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "facet", "surface", "value"], name="editorial_facetdays_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["facet", "hour"], name="editorial_facetdays_day")]
+
+    def __str__(self) -> str:
+        return f"{self.facet}={self.value} on {self.surface or '?'} on {self.hour:%Y-%m-%d}"

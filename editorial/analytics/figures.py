@@ -4,18 +4,21 @@ rule publishes to mark on the time axis."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from django.db.models import QuerySet, Sum
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import TruncDay
 from django.utils import timezone
 
+from editorial.analytics.rollup import day_floor
 from editorial.models import (
     DWELL_BUCKET_EDGES,
+    ArticleDayStats,
     ArticleHourStats,
     Facet,
+    FacetDayStats,
     FacetHourStats,
     RuleSetVersion,
 )
@@ -96,15 +99,13 @@ class Figures:
         )  # fmt: skip
 
 
-SUMS = {
-    **{
-        name: Sum(name)
-        for name in (
-            "impressions", "clicks", "reads", "finishes", "hides", "dwell_seconds", "dwell_reads",
-        )
-    },
-    **{f"b{i}": Sum(f"dwell_buckets__{i}") for i in range(BUCKETS)},
+PLAIN_SUMS = {
+    name: Sum(name)
+    for name in (
+        "impressions", "clicks", "reads", "finishes", "hides", "dwell_seconds", "dwell_reads",
+    )
 }  # fmt: skip
+SUMS = {**PLAIN_SUMS, **{f"b{i}": Sum(f"dwell_buckets__{i}") for i in range(BUCKETS)}}
 
 
 def figures_of(row: Mapping[str, Any], key: str, article_id: int | None = None) -> Figures:
@@ -123,73 +124,132 @@ def hour_floor(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def _window(qs: QuerySet[Any], since: datetime, until: datetime | None) -> QuerySet[Any]:
-    qs = qs.filter(hour__gte=hour_floor(since))
-    return qs if until is None else qs.filter(hour__lt=until)
+Span = tuple[bool, datetime, datetime]  # (read the day rows?, start, end)
 
 
-def _facet_rows(
-    facet: str, *, since: datetime, until: datetime | None, surface: str
-) -> QuerySet[FacetHourStats]:
-    qs = _window(FacetHourStats.objects.filter(facet=facet), since, until)
+def spans(since: datetime, until: datetime | None) -> list[Span]:
+    """[since, until) as the whole UTC days inside it (read from the day rows) and the hours
+    before and after them (from the hour rows), so long periods read few rows."""
+    since = hour_floor(since)
+    end = until or hour_floor(timezone.now()) + timedelta(hours=1)
+    first = day_floor(since)
+    first = first if first == since else first + timedelta(days=1)
+    last = day_floor(end)
+    if last - first < timedelta(days=1):
+        return [(False, since, end)]
+    out: list[Span] = [(False, since, first)] if since < first else []
+    out.append((True, first, last))
+    if last < end:
+        out.append((False, last, end))
+    return out
+
+
+def _rows(
+    days: bool, start: datetime, end: datetime, *, facet: str = "", surface: str = ""
+) -> QuerySet[Any]:
+    """The hour or day rows of [start, end): of one facet, or per article."""
+    if facet:
+        model: type[Any] = FacetDayStats if days else FacetHourStats
+        qs = model.objects.filter(facet=facet)
+    else:
+        qs = (ArticleDayStats if days else ArticleHourStats).objects.all()
+    qs = qs.filter(hour__gte=start, hour__lt=end)
     return qs.filter(surface=surface) if surface else qs
+
+
+def plus(a: Figures, b: Figures) -> Figures:
+    """The sum of two sets of figures (``a``'s key)."""
+    mine = a.dwell_buckets or (0,) * BUCKETS
+    theirs = b.dwell_buckets or (0,) * BUCKETS
+    return Figures(
+        key=a.key, article_id=a.article_id, impressions=a.impressions + b.impressions,
+        clicks=a.clicks + b.clicks, reads=a.reads + b.reads, finishes=a.finishes + b.finishes,
+        hides=a.hides + b.hides, dwell_seconds=a.dwell_seconds + b.dwell_seconds,
+        dwell_reads=a.dwell_reads + b.dwell_reads,
+        dwell_buckets=tuple(x + y for x, y in zip(mine, theirs, strict=True)),
+    )  # fmt: skip
+
+
+def _grouped(
+    field: str, *, since: datetime, until: datetime | None, facet: str = "", surface: str = "",
+    sums: Mapping[str, Any] = SUMS, only: Sequence[Any] | None = None,
+) -> dict[Any, Figures]:  # fmt: skip
+    """Figures per value of ``field`` in the window, summed over its spans (of the values in
+    ``only``, if given)."""
+    out: dict[Any, Figures] = {}
+    for days, start, end in spans(since, until):
+        qs = _rows(days, start, end, facet=facet, surface=surface)
+        if only is not None:
+            qs = qs.filter(**{f"{field}__in": only})
+        for row in qs.values(field).annotate(**sums).order_by():
+            figures = figures_of(row, str(row[field]))
+            key = row[field]
+            out[key] = plus(out[key], figures) if key in out else figures
+    return out
+
+
+def _by_impressions(figures: dict[Any, Figures]) -> list[Figures]:
+    return sorted(figures.values(), key=lambda f: (-f.impressions, f.key))
 
 
 def total(*, since: datetime, until: datetime | None = None, surface: str = "") -> Figures:
     """Everything on one surface (or all) in the window."""
-    row = _facet_rows(Facet.SECTION, since=since, until=until, surface=surface).aggregate(**SUMS)
-    return figures_of(row, surface or "All surfaces")
+    out = figures_of({}, surface or "All surfaces")
+    for days, start, end in spans(since, until):
+        qs = _rows(days, start, end, facet=Facet.SECTION, surface=surface)
+        out = plus(out, figures_of(qs.aggregate(**SUMS), out.key))
+    return out
 
 
 def analytics_by_surface(
     *, since: datetime, until: datetime | None = None, surface: str = ""
 ) -> list[Figures]:
     """Totals per surface, most impressions first."""
-    qs = _facet_rows(Facet.SECTION, since=since, until=until, surface=surface)
-    rows = qs.values("surface").annotate(**SUMS).order_by("-impressions", "surface")
-    return [figures_of(row, str(row["surface"]) or "(none)") for row in rows]
+    grouped = _grouped("surface", since=since, until=until, facet=Facet.SECTION, surface=surface)
+    return [replace(f, key=f.key or "(none)") for f in _by_impressions(grouped)]
 
 
 def analytics_by_slot(
     *, since: datetime, until: datetime | None = None, surface: str = ""
 ) -> list[Figures]:
     """Totals per slot (1 = top), in slot order; reads that came from no list last."""
-    qs = _facet_rows(Facet.SLOT, since=since, until=until, surface=surface)
-    rows = list(qs.values("value").annotate(**SUMS).order_by())
-    rows.sort(key=lambda r: (r["value"] == "", int(r["value"] or 0)))
-    return [figures_of(row, str(row["value"]) or "(no slot)") for row in rows]
+    grouped = _grouped("value", since=since, until=until, facet=Facet.SLOT, surface=surface)
+    ordered = sorted(grouped.items(), key=lambda kv: (kv[0] == "", int(kv[0] or 0)))
+    return [replace(f, key=f.key or "(no slot)") for _, f in ordered]
 
 
 def analytics_by_section(
     *, since: datetime, until: datetime | None = None, surface: str = ""
 ) -> list[Figures]:
     """Totals per section of the articles, most impressions first."""
-    qs = _facet_rows(Facet.SECTION, since=since, until=until, surface=surface)
-    rows = qs.values("value").annotate(**SUMS).order_by("-impressions", "value")
-    return [figures_of(row, str(row["value"]) or "(no section)") for row in rows]
+    grouped = _grouped("value", since=since, until=until, facet=Facet.SECTION, surface=surface)
+    return [replace(f, key=f.key or "(no section)") for f in _by_impressions(grouped)]
 
 
 def analytics_by_article(
     *, since: datetime, until: datetime | None = None, surface: str = "", limit: int | None = 50
 ) -> list[Figures]:
-    """Totals per article (on one surface, if given), most impressions first."""
-    qs = _window(ArticleHourStats.objects.all(), since, until)
-    if surface:
-        qs = qs.filter(surface=surface)
-    rows = list(
-        qs.values("article_id").annotate(**SUMS).order_by("-impressions", "-clicks", "article_id")
-    )
+    """Totals per article (on one surface, if given), most impressions first.
+
+    The dwell histograms (the costly sums) are read only for the ``limit`` articles shown."""
+    window: dict[str, Any] = {"since": since, "until": until, "surface": surface}
+    plain = limit is not None
+    grouped = _grouped("article_id", **window, sums=PLAIN_SUMS if plain else SUMS)
+    ordered = sorted(grouped.items(), key=lambda kv: (-kv[1].impressions, -kv[1].clicks, kv[0]))
     if limit is not None:
-        rows = rows[:limit]
+        ordered = ordered[:limit]
+        full = _grouped("article_id", **window, only=[pk for pk, _ in ordered])
+        ordered = [(pk, full.get(pk, f)) for pk, f in ordered]
     titles = dict(
-        Article.objects.filter(pk__in=[r["article_id"] for r in rows]).values_list("pk", "title")
+        Article.objects.filter(pk__in=[pk for pk, _ in ordered]).values_list("pk", "title")
     )
-    return [figures_of(row, titles.get(row["article_id"], "?"), row["article_id"]) for row in rows]
+    return [replace(f, key=titles.get(pk, "?"), article_id=pk) for pk, f in ordered]
 
 
 def analytics_surfaces() -> list[str]:
-    """The surfaces seen in the hourly rows, alphabetically."""
-    return sorted(FacetHourStats.objects.order_by().values_list("surface", flat=True).distinct())
+    """The surfaces seen in the day rows (and today's hours), alphabetically."""
+    seen = set(FacetDayStats.objects.order_by().values_list("surface", flat=True).distinct())
+    return sorted(seen)
 
 
 @dataclass(frozen=True)
@@ -204,34 +264,40 @@ def analytics_series(
     *, since: datetime, until: datetime | None = None, surface: str = "", step: Step = "day",
     facet: str = "", value: str = "",
 ) -> list[Point]:  # fmt: skip
-    """Figures per hour or day (in the site's time zone) from ``since`` to ``until`` (now),
-    every step present (zeros where nothing happened), optionally of one slot or section."""
-    until = until or timezone.now()
-    qs = _facet_rows(facet or Facet.SECTION, since=since, until=until, surface=surface)
-    if facet:
-        qs = qs.filter(value=value)
-    trunc = TruncHour("hour") if step == "hour" else TruncDay("hour")
-    rows = {
-        row["at"]: row for row in qs.annotate(at=trunc).values("at").annotate(**SUMS).order_by()
-    }
-    points = []
-    for at in steps(since=since, until=until, step=step):
-        points.append(Point(at=at, figures=figures_of(rows.get(at, {}), f"{at:%Y-%m-%d %H:00}")))
-    return points
+    """Figures per hour or UTC day from ``since`` to ``until`` (now), every step present (zeros
+    where nothing happened), optionally of one slot or section."""
+    end = until or timezone.now()
+    rows: dict[datetime, Figures] = {}
+    windows = spans(since, until) if step == "day" else [(False, hour_floor(since), end)]
+    for days, start, stop in windows:
+        qs = _rows(days, start, stop, facet=facet or Facet.SECTION, surface=surface)
+        if facet:
+            qs = qs.filter(value=value)
+        if step == "day" and not days:
+            qs = qs.annotate(at=TruncDay("hour", tzinfo=UTC))
+        else:
+            qs = qs.annotate(at=F("hour"))
+        for row in qs.values("at").annotate(**SUMS).order_by():
+            figures = figures_of(row, "")
+            rows[row["at"]] = plus(rows[row["at"]], figures) if row["at"] in rows else figures
+    return [
+        Point(at=at, figures=replace(rows.get(at, figures_of({}, "")), key=_label(at, step)))
+        for at in steps(since=since, until=end, step=step)
+    ]
+
+
+def _label(at: datetime, step: Step) -> str:
+    return f"{at:%Y-%m-%d %H:00}" if step == "hour" else f"{at:%Y-%m-%d}"
 
 
 def steps(*, since: datetime, until: datetime, step: Step) -> list[datetime]:
-    """The starts of the hours or days (site time zone) that meet [since, until)."""
-    local = timezone.localtime(since)
-    first = local.replace(minute=0, second=0, microsecond=0)
-    if step == "day":
-        first = first.replace(hour=0)
+    """The starts of the hours or UTC days that meet [since, until)."""
+    at = hour_floor(since.astimezone(UTC)) if step == "hour" else day_floor(since)
+    delta = timedelta(hours=1) if step == "hour" else timedelta(days=1)
     out = []
-    at = first
     while at < until:
         out.append(at)
-        naive = at.replace(tzinfo=None) + (timedelta(hours=1) if step == "hour" else timedelta(1))
-        at = timezone.make_aware(naive, timezone.get_current_timezone())
+        at += delta
     return out
 
 

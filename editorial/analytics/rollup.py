@@ -9,13 +9,20 @@ retention window once a day.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from editorial.models import DWELL_BUCKET_EDGES, ArticleHourStats, Facet, FacetHourStats
+from editorial.models import (
+    DWELL_BUCKET_EDGES,
+    ArticleDayStats,
+    ArticleHourStats,
+    Facet,
+    FacetDayStats,
+    FacetHourStats,
+)
 from newsrec.models import Article, Event
 
 RECENT_HOURS = 3  # the frequent roll-up's window: events normally arrive within seconds
@@ -84,6 +91,27 @@ FROM {{stats}} WHERE hour >= %(start)s AND hour < %(end)s
 GROUP BY hour, surface, section
 """
 
+# Day rows: the hour rows of whole UTC days summed (``hour`` holds the day's start).
+_DAY_ROLLUP = f"""
+INSERT INTO {{article_days}} (hour, article_id, surface, {_FIGURES})
+SELECT date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', article_id, surface,
+       {_SUMMED}
+FROM {{stats}} WHERE hour >= %(start)s AND hour < %(end)s
+GROUP BY 1, 2, 3
+"""
+_FACET_DAY_ROLLUP = f"""
+INSERT INTO {{facet_days}} (hour, facet, surface, value, {_FIGURES})
+SELECT date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', facet, surface, value,
+       {_SUMMED}
+FROM {{facets}} WHERE hour >= %(start)s AND hour < %(end)s
+GROUP BY 1, 2, 3, 4
+"""
+
+
+def day_floor(moment: datetime) -> datetime:
+    """The start of ``moment``'s UTC day."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
 
 def _hour_floor(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
@@ -99,6 +127,8 @@ def analytics_rollup(*, start: datetime, end: datetime) -> int:
         "article": Article._meta.db_table,
         "stats": ArticleHourStats._meta.db_table,
         "facets": FacetHourStats._meta.db_table,
+        "article_days": ArticleDayStats._meta.db_table,
+        "facet_days": FacetDayStats._meta.db_table,
     }
     window: dict[str, Any] = {"start": start, "end": end, "attribution": ATTRIBUTION}
     with transaction.atomic(), connection.cursor() as cursor:
@@ -107,6 +137,13 @@ def analytics_rollup(*, start: datetime, end: datetime) -> int:
         cursor.execute(_ARTICLE_ROLLUP.format(**tables), window)
         written = int(cursor.rowcount)
         cursor.execute(_FACET_ROLLUP.format(**tables), window)
+        # the whole UTC days touching the window, from their hour rows
+        days = {"start": day_floor(start), "end": day_floor(end - timedelta(microseconds=1))}
+        days["end"] += timedelta(days=1)
+        FacetDayStats.objects.filter(hour__gte=days["start"], hour__lt=days["end"]).delete()
+        ArticleDayStats.objects.filter(hour__gte=days["start"], hour__lt=days["end"]).delete()
+        cursor.execute(_DAY_ROLLUP.format(**tables), days)
+        cursor.execute(_FACET_DAY_ROLLUP.format(**tables), days)
         return written
 
 

@@ -1,4 +1,5 @@
-# Editors' analytics per slot and section, with dwell histograms for medians (#15.2).
+# Editors' analytics per slot and section, with dwell histograms for medians, and the same
+# summed per day for long periods (#15.2).
 #
 # The hourly rows are derived data: the old ones (no slot, section or histogram) are dropped
 # and rebuilt from the events by the daily window roll-up, or at once by
@@ -121,5 +122,121 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(
                 fields=("hour", "facet", "surface", "value"), name="editorial_facetstats_key"
             ),
+        ),
+        migrations.CreateModel(
+            name="FacetDayStats",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hour", models.DateTimeField(help_text="Start of the hour (UTC).")),
+                (
+                    "surface",
+                    models.CharField(
+                        blank=True, help_text="Where it was shown or read.", max_length=32
+                    ),
+                ),
+                ("impressions", models.PositiveIntegerField(default=0)),
+                ("clicks", models.PositiveIntegerField(default=0)),
+                ("reads", models.PositiveIntegerField(default=0)),
+                ("finishes", models.PositiveIntegerField(default=0)),
+                ("hides", models.PositiveIntegerField(default=0)),
+                (
+                    "dwell_seconds",
+                    models.FloatField(default=0.0, help_text="Sum of each reader's longest dwell."),
+                ),
+                (
+                    "dwell_reads",
+                    models.PositiveIntegerField(default=0, help_text="Reads with a dwell time."),
+                ),
+                (
+                    "dwell_buckets",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.PositiveIntegerField(),
+                        blank=True,
+                        default=list,
+                        help_text="Reads per dwell-time bucket (DWELL_BUCKET_EDGES), for medians.",
+                        size=None,
+                    ),
+                ),
+                (
+                    "facet",
+                    models.CharField(
+                        choices=[("slot", "Slot"), ("section", "Section")], max_length=8
+                    ),
+                ),
+                (
+                    "value",
+                    models.CharField(blank=True, help_text="The slot or section.", max_length=100),
+                ),
+            ],
+            options={
+                "indexes": [models.Index(fields=["facet", "hour"], name="editorial_facetdays_day")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("hour", "facet", "surface", "value"), name="editorial_facetdays_key"
+                    )
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="ArticleDayStats",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hour", models.DateTimeField(help_text="Start of the hour (UTC).")),
+                (
+                    "surface",
+                    models.CharField(
+                        blank=True, help_text="Where it was shown or read.", max_length=32
+                    ),
+                ),
+                ("impressions", models.PositiveIntegerField(default=0)),
+                ("clicks", models.PositiveIntegerField(default=0)),
+                ("reads", models.PositiveIntegerField(default=0)),
+                ("finishes", models.PositiveIntegerField(default=0)),
+                ("hides", models.PositiveIntegerField(default=0)),
+                (
+                    "dwell_seconds",
+                    models.FloatField(default=0.0, help_text="Sum of each reader's longest dwell."),
+                ),
+                (
+                    "dwell_reads",
+                    models.PositiveIntegerField(default=0, help_text="Reads with a dwell time."),
+                ),
+                (
+                    "dwell_buckets",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.PositiveIntegerField(),
+                        blank=True,
+                        default=list,
+                        help_text="Reads per dwell-time bucket (DWELL_BUCKET_EDGES), for medians.",
+                        size=None,
+                    ),
+                ),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="newsrec.article",
+                    ),
+                ),
+            ],
+            options={
+                "indexes": [models.Index(fields=["hour"], name="editorial_daystats_day")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("hour", "article", "surface"), name="editorial_daystats_key"
+                    )
+                ],
+            },
         ),
     ]

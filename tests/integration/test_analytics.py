@@ -8,13 +8,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db.models import Sum
 from django.test import Client
 from django.utils import timezone
 
 from editorial import analytics
 from editorial.models import (
     DWELL_BUCKET_EDGES,
+    ArticleDayStats,
     ArticleHourStats,
+    FacetDayStats,
     FacetHourStats,
     Rule,
     RuleSet,
@@ -335,3 +338,40 @@ def test_the_page_has_charts_tables_per_slot_section_and_live_rule_and_csv_of_ea
     fallback = client.get("/admin/editorial/articlehourstats/?days=x&format=csv&table=nope")
     assert fallback.status_code == 200
     assert fallback.content.decode().startswith("article_id,title,")
+
+
+def test_long_periods_read_day_rows_that_sum_the_hours_exactly() -> None:
+    articles = [make_article(section=s) for s in ("Local", "Sport", "Local")]
+    reader = ReaderFactory.create()
+    now = timezone.now()
+    rows = []
+    for n in range(60):  # every 1.4 hours back over 3.5 days, on two slots
+        when = now - timedelta(hours=1.4 * n + 0.2)
+        rows += _shown(reader, articles[n % 3], 1 + n % 2, when, seen=1 + n % 4, clicked=n % 2)
+    _events(rows)
+    analytics.analytics_rollup_recent(hours=24 * 5)
+    day_fields = ("hour", "article_id", "surface", "impressions", "clicks", "dwell_buckets")
+
+    def day_rows() -> list[tuple[Any, ...]]:
+        return list(ArticleDayStats.objects.order_by(*day_fields[:3]).values_list(*day_fields))
+
+    first = day_rows()
+    assert len({row[0] for row in first}) >= 4  # four or five UTC days
+    analytics.analytics_rollup_recent(hours=24 * 5)
+    assert day_rows() == first  # idempotent
+    since = now - timedelta(days=4)
+    assert len(analytics.figures.spans(since, None)) == 3  # hours, whole days, hours
+    by_hours = {
+        (f["value"]): (f["impressions"], f["clicks"])
+        for f in FacetHourStats.objects.filter(facet="section", hour__gte=since.replace(
+            minute=0, second=0, microsecond=0)).values("value").annotate(
+                impressions=Sum("impressions"), clicks=Sum("clicks")).order_by()
+    }  # fmt: skip
+    sections = analytics.analytics_by_section(since=since)
+    assert {f.key: (f.impressions, f.clicks) for f in sections} == by_hours
+    assert sum(f.impressions for f in analytics.analytics_by_article(since=since)) == sum(
+        v[0] for v in by_hours.values()
+    )
+    days = analytics.analytics_series(since=since, step="day")
+    assert sum(p.figures.clicks for p in days) == sum(v[1] for v in by_hours.values())
+    assert FacetDayStats.objects.filter(facet="slot").exists()
