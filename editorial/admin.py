@@ -749,6 +749,22 @@ class ExperimentAdmin(admin.ModelAdmin):
             }
             for r in results.variants
         ]
+        returns = []
+        if results.window_start is not None and results.window_end is not None:
+            from editorial.experiments.returns import experiment_returns
+
+            returns = [
+                {"variant": r.variant, "exposed": r.returns.exposed,
+                 "r1": r.returns.return_rate(1), "r7": r.returns.return_rate(7),
+                 "reads": r.returns.reads_per_reader(),
+                 "d1": r.comparison.return_rate[1] if r.comparison else None,
+                 "d7": r.comparison.return_rate[7] if r.comparison else None,
+                 "dreads": r.comparison.reads_per_reader if r.comparison else None}
+                for r in experiment_returns(
+                    variants=[v.variant for v in results.variants], baseline=results.baseline,
+                    start=results.window_start, end=results.window_end,
+                )
+            ]  # fmt: skip
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -756,6 +772,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             "experiment": experiment,
             "results": results,
             "rows": rows,
+            "returns": returns,
         }
         return TemplateResponse(request, "admin/editorial/experiment/results.html", context)
 

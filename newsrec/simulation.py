@@ -46,6 +46,14 @@ SECTION_PAGE_SHARE = 0.2  # visits that start on a favourite section's page
 READ_SECONDS = (90.0, 420.0)  # a whole article's reading time, fixed per article
 REFERRER_MIX = (("direct", 0.55), ("search", 0.15), ("social", 0.15), ("email", 0.15))
 REFERRERS = [r for r, _ in REFERRER_MIX]
+# Nudges. An ASSUMPTION of this simulation, not evidence about real readers: a reader shown a
+# "Before you go" nudge (through the product's own offer: policy, cap, opt-out, experiment arm,
+# editorial rules) that holds a story they care about (interest >= NUDGE_RELEVANT) is less
+# likely to drift away the next day and more likely to come back for one more visit. The lift
+# a study measures here is this assumption passed through the real pipeline, nothing more.
+NUDGE_RELEVANT = 0.3
+NUDGE_LAPSE_FACTOR = 0.5  # the next day's chance of lapsing is multiplied by this
+NUDGE_EXTRA_VISIT = 0.35  # chance of one extra visit the next day
 
 
 @dataclass(frozen=True)
@@ -180,6 +188,8 @@ class _Visitor:
         self.read: set[int] = set()
         self.lapsed = False
         self.satisfied = True  # whether the last day's visits led to a read
+        self.nudged = False  # shown a relevant nudge today (see NUDGE_RELEVANT)
+        self.nudges = False  # whether the run models nudges at all
 
     def event(
         self, kind: str, card: selectors.FeedCard, at: datetime, **extra: Any
@@ -259,6 +269,40 @@ def _visit(visitor: _Visitor, at: datetime, session: str, now: datetime) -> list
         if rng.random() > SCAN_ON:
             break
     visitor.satisfied = visitor.satisfied or read_any
+    if visitor.nudges and clock + timedelta(seconds=5) < now:
+        events += _nudge(visitor, clock + timedelta(seconds=2), common, device)
+    return events
+
+
+def _nudge(
+    visitor: _Visitor, at: datetime, common: dict[str, Any], device: str
+) -> list[dict[str, Any]]:
+    """Leaving: the "Before you go" nudge, if the product offers one (and counts it against
+    the cap); the reader looks at it and may click the story they like best."""
+    from newsrec.providers import NUDGE_BEFORE_YOU_GO
+    from newsrec.retention.nudges import nudge_offer
+
+    offer = nudge_offer(
+        reader=visitor.reader, kind=NUDGE_BEFORE_YOU_GO, surface="article", device=device,
+        local_hour=at.hour, claim=True,
+    )  # fmt: skip
+    if offer is None:
+        return []
+    _policy, cards = offer
+    shown = {**common, "surface": "nudge"}
+    events = [
+        visitor.event(EventKind.IMPRESSION, card, at, feed_slot=n,
+                      recommendation_id=card.recommendation_id, **shown)
+        for n, card in enumerate(cards, start=1)
+    ]  # fmt: skip
+    best = max(cards, key=lambda c: visitor.persona.interest(c.article))
+    interest = visitor.persona.interest(best.article)
+    if interest >= NUDGE_RELEVANT:
+        visitor.nudged = True
+        if visitor.rng.random() < interest:
+            served = {**shown, "recommendation_id": best.recommendation_id}
+            events.append(visitor.event(EventKind.CLICK, best, at, **served))
+            visitor.read.add(best.article.pk)
     return events
 
 
@@ -293,15 +337,33 @@ def _day_end(visitors: Sequence[_Visitor]) -> None:
 
 
 def _visit_times(visitor: _Visitor, start: datetime, end: datetime) -> list[datetime]:
-    """Today's visit moments in [start, end), around the reader's favourite hour."""
+    """Today's visit moments in [start, end), around the reader's favourite hour (one more,
+    by chance, after a relevant nudge yesterday: see NUDGE_EXTRA_VISIT)."""
     persona, rng = visitor.persona, visitor.rng
     moments = []
-    for _ in range(_poisson(rng, persona.visits_per_day)):
+    visits = _poisson(rng, persona.visits_per_day)
+    if visitor.nudged and rng.random() < NUDGE_EXTRA_VISIT:
+        visits += 1
+    for _ in range(visits):
         hour = (persona.peak_hour + round(rng.gauss(0, 2))) % 24
         offset = timedelta(hours=(hour - start.hour) % 24, minutes=rng.uniform(0, 59))
         moment = start.replace(minute=0, second=0, microsecond=0) + offset
         moments.append(min(max(moment, start), end - timedelta(minutes=20)))
     return sorted(moments)
+
+
+def _nudge_day_start(visitor: _Visitor) -> None:
+    """A new simulated day: the reader's nudge counts start again. Simulated days all fall
+    on today's (real) date, where the product counts nudges per reader and day."""
+    from django.core.cache import cache
+
+    from newsrec.providers import NUDGE_KINDS
+    from newsrec.retention.nudges import nudge_count_key, nudge_dismissed_key
+
+    today = timezone.now().date()
+    for kind in NUDGE_KINDS:
+        cache.delete(nudge_count_key(reader_id=visitor.reader.pk, day=today, kind=kind))
+        cache.delete(nudge_dismissed_key(reader_id=visitor.reader.pk, day=today, kind=kind))
 
 
 def simulation_run(
@@ -311,9 +373,12 @@ def simulation_run(
     seed: int = 0,
     now: datetime | None = None,
     progress: Callable[[int], object] | None = None,
+    nudges: bool = False,
 ) -> SimulationReport:
     """Simulate ``readers`` readers over the ``days`` days ending ``now`` (at most
-    EVENTS_MAX_AGE_DAYS); ``progress`` is called with 1 per reader-day done."""
+    EVENTS_MAX_AGE_DAYS); ``progress`` is called with 1 per reader-day done. With ``nudges``,
+    readers leaving a visit meet the "Before you go" nudge as the product offers it (see
+    NUDGE_RELEVANT for what the simulation assumes it does)."""
     max_days = int(float(newsrec_settings.EVENTS_MAX_AGE_DAYS))
     if not 1 <= days <= max_days:
         raise ValueError(f"days must be between 1 and {max_days} (older events are refused)")
@@ -322,6 +387,8 @@ def simulation_run(
     report = SimulationReport(readers=readers, days=days)
     personas = _draw_personas(seed=seed, count=readers)
     visitors = [_Visitor(p, _reader_for(seed=seed, index=p.index), seed) for p in personas]
+    for visitor in visitors:
+        visitor.nudges = nudges
     start = now - timedelta(days=days) + START_MARGIN
     for day in range(days):
         day_start = start + timedelta(days=day)
@@ -330,11 +397,16 @@ def simulation_run(
         for visitor in visitors:
             if not visitor.lapsed:
                 lapse = visitor.persona.lapse * (1 if visitor.satisfied else 2)
+                lapse *= NUDGE_LAPSE_FACTOR if visitor.nudged else 1.0
                 visitor.lapsed = day > 0 and visitor.rng.random() < lapse
                 report.lapsed += visitor.lapsed
             if not visitor.lapsed:
                 visitor.satisfied = False
-                for n, moment in enumerate(_visit_times(visitor, day_start, day_end)):
+                if visitor.nudges:
+                    _nudge_day_start(visitor)
+                moments = _visit_times(visitor, day_start, day_end)
+                visitor.nudged = False
+                for n, moment in enumerate(moments):
                     session = f"{visitor.prefix}d{day}s{n}"
                     _ingest(visitor, _visit(visitor, moment, session, now), report)
                     report.visits += 1
