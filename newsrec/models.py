@@ -393,4 +393,9 @@ class OutboxTask(models.Model):
 
 # --- Retention (models in newsrec.retention, part of this app) --------------------------------
 
-from newsrec.retention.models import ChurnModel, ReaderRisk, RiskBand  # noqa: E402, F401
+from newsrec.retention.models import (  # noqa: E402, F401
+    ChurnModel,
+    ReaderRisk,
+    RiskBand,
+    RiskBandCount,
+)
