@@ -256,36 +256,13 @@ def env_rate(name: str, default: str) -> str | None:
     return None if value.lower() in {"", "off", "none"} else value
 
 
+# newsrec's API views declare their own authentication, permissions, throttles, parsers,
+# renderers and error handler (newsrec.api.base): nothing here is needed by them.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "newsrec.api.authentication.ApiKeyAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    # A JSON API, no forms; bodies nested deeper than any request of the API are a 400.
-    "DEFAULT_PARSER_CLASSES": ["newsrec.api.parsers.BoundedJSONParser"],
-    # Counted in the Redis cache: per API key, per logged-in reader, per anonymous IP address;
-    # "auth" limits password guesses at POST /api/v1/auth/token/. Excess requests get a 429 with
-    # Retry-After. The bench and load tests raise them with API_RATE_*=off.
-    "DEFAULT_THROTTLE_CLASSES": [
-        "newsrec.api.throttling.ApiKeyRateThrottle",
-        "newsrec.api.throttling.ReaderRateThrottle",
-        "newsrec.api.throttling.AnonymousRateThrottle",
-    ],
-    "DEFAULT_THROTTLE_RATES": {
-        "api_key": env_rate("API_RATE_API_KEY", "600/min"),
-        "reader": env_rate("API_RATE_READER", "300/min"),
-        "anon": env_rate("API_RATE_ANON", "120/min"),
-        "auth": env_rate("API_RATE_AUTH", "10/min"),
-    },
     # Proxies in front of the site whose X-Forwarded-For is trusted (0: use the peer address, so
     # that a client cannot pick its own throttling identity).
     "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "newsrec.api.errors.exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
-    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "newsrec API",
@@ -321,7 +298,18 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- newsrec ------------------------------------------------------------------------------
-NEWSREC: dict[str, object] = {}
+NEWSREC: dict[str, object] = {
+    # Counted in the Redis cache: per API key, per logged-in reader, per anonymous IP address;
+    # "auth" limits password guesses at POST /api/v1/auth/token/. The bench and load tests
+    # raise them with API_RATE_*=off.
+    "API_RATES": {
+        "api_key": env_rate("API_RATE_API_KEY", "600/min"),
+        "reader": env_rate("API_RATE_READER", "300/min"),
+        "anon": env_rate("API_RATE_ANON", "120/min"),
+        "auth": env_rate("API_RATE_AUTH", "10/min"),
+    },
+    "API_PATH_PREFIX": "/api/",  # the API, its schema and its docs all answer errors in JSON
+}
 if os.environ.get("NEWSREC_EMBEDDING_MODEL"):
     NEWSREC["EMBEDDING_MODEL"] = os.environ["NEWSREC_EMBEDDING_MODEL"]
 if os.environ.get("METRICS_ALLOWED_IPS"):  # who may read /metrics besides staff users

@@ -100,6 +100,12 @@ DEFAULTS: dict[str, Any] = {
     "READY_FEED_LAG_SECONDS": 1800,
     # Client addresses or networks ("10.0.0.0/8") that may read /metrics; staff users always may.
     "METRICS_ALLOWED_IPS": ["127.0.0.1", "::1"],
+    # API rate limits per throttle scope (DRF rates, "120/min"; None turns a scope off): per API
+    # key, per logged-in reader, per anonymous client address, and password guesses at
+    # POST /api/v1/auth/token/. Excess requests get a 429 with Retry-After.
+    "API_RATES": {"api_key": "600/min", "reader": "300/min", "anon": "120/min", "auth": "10/min"},
+    # Paths whose errors are always JSON (the API's): None = where newsrec.api.urls is included.
+    "API_PATH_PREFIX": None,
     # Churn risk (newsrec.retention, docs/retention.md): a reader churns when none of their
     # events arrives within CHURN_HORIZON_DAYS; risk reads their events of the
     # CHURN_WINDOW_DAYS before. The model trains on the last CHURN_TRAINING_DAYS of events, at

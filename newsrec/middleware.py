@@ -3,7 +3,7 @@
 ``RequestTelemetryMiddleware`` (first in ``MIDDLEWARE``) times every request by resolved view
 and logs one line for it (newsrec.logs).
 ``DatabaseUnavailableMiddleware`` answers a 503 with Retry-After when the database is down:
-requests under ``/api/`` get the API's JSON error shape; other pages get the
+requests under the API's path get the API's JSON error shape; other pages get the
 ``newsrec/unavailable.html`` template (override it by path), rendered without context
 processors, which would query the database again.
 """
@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from newsrec import logs, metrics
-from newsrec.api.errors import API_PREFIX, error_body
+from newsrec.api.errors import error_body, is_api_path
 from newsrec.conf import newsrec_settings
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ DATABASE_DOWN = (OperationalError, InterfaceError)
 def database_unavailable_response(request: HttpRequest) -> HttpResponse:
     """The 503 answered while the database is unreachable."""
     response: HttpResponse
-    if request.path_info.startswith(API_PREFIX):
+    if is_api_path(request.path_info):
         response = JsonResponse(
             error_body("service_unavailable", "The database is unavailable; try again shortly."),
             status=503,

@@ -13,7 +13,7 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 
 # Many requests come from one address in tests: the rate limits are tested with their own rates.
-REST_FRAMEWORK = {
-    **REST_FRAMEWORK,  # noqa: F405
-    "DEFAULT_THROTTLE_RATES": {"api_key": None, "reader": None, "anon": None, "auth": None},
+NEWSREC = {
+    **NEWSREC,  # noqa: F405
+    "API_RATES": {"api_key": None, "reader": None, "anon": None, "auth": None},
 }

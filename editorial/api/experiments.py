@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from editorial.experiments.selectors import ExperimentResults, experiment_results
 from editorial.models import Experiment, ExperimentStatus, Variant
+from newsrec.api.base import NewsrecAPIView
 from newsrec.api.permissions import CanReadFeeds
 
 
@@ -199,7 +200,7 @@ EXPERIMENT_RESULTS_EXAMPLE = OpenApiExample(
 )  # fmt: skip
 
 
-class ExperimentListView(generics.ListAPIView):
+class ExperimentListView(NewsrecAPIView, generics.ListAPIView):
     """Every experiment with its variants, newest first."""
 
     serializer_class = ExperimentSerializer
@@ -215,7 +216,7 @@ class ExperimentListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class ExperimentResultsView(generics.RetrieveAPIView):
+class ExperimentResultsView(NewsrecAPIView, generics.RetrieveAPIView):
     """One experiment's results: per variant over its running window, against the holdout."""
 
     serializer_class = ExperimentResultsSerializer

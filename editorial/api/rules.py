@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from editorial.audit import audit_actor
 from editorial.models import AuditSource, Rule, RuleSet, RuleSetStatus
 from newsrec.api import examples
+from newsrec.api.base import NewsrecAPIView
 from newsrec.api.permissions import CanManageRulesOrReadOnly
 from newsrec.models import DeviceClass
 from newsrec.numbers import ascii_int
@@ -80,7 +81,7 @@ class RuleSetSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class _RuleWrites(generics.GenericAPIView):
+class _RuleWrites(NewsrecAPIView, generics.GenericAPIView):
     """Writes run as the API actor (for the audit trail) and never touch the live set."""
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
@@ -107,7 +108,7 @@ class _RuleWrites(generics.GenericAPIView):
             raise ValidationError({"rule_set": [LIVE_SET_MESSAGE]})
 
 
-class RuleSetListView(generics.ListAPIView):
+class RuleSetListView(NewsrecAPIView, generics.ListAPIView):
     """Every rule set with its rules; the live ones (one per scope) say ``is_live``."""
 
     serializer_class = RuleSetSerializer
@@ -123,7 +124,7 @@ class RuleSetListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class RuleSetDetailView(generics.RetrieveAPIView):
+class RuleSetDetailView(NewsrecAPIView, generics.RetrieveAPIView):
     """One rule set with its rules."""
 
     serializer_class = RuleSetSerializer

@@ -13,10 +13,10 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from newsrec import readers
 from newsrec.api import examples
+from newsrec.api.base import NewsrecAPIView
 from newsrec.api.throttling import (
     AnonymousRateThrottle,
     ApiKeyRateThrottle,
@@ -47,7 +47,7 @@ class TokenSerializer(serializers.Serializer):
     reader_id = serializers.UUIDField(help_text="The reader's public id.")
 
 
-class TokenView(APIView):
+class TokenView(NewsrecAPIView):
     """A reader's app logs in once and then sends ``Authorization: Token <token>``."""
 
     authentication_classes = [TokenAuthentication]  # no session: the body is the credential

@@ -1,25 +1,57 @@
 """One JSON error shape for the whole API: {"code", "message", "errors"}.
 
-DRF exceptions go through ``exception_handler``; requests under ``/api/`` that never reach a DRF
-view (no such URL, a crash, a bad request rejected by Django) get the same shape from the
-``handler*`` views that ``config.urls`` installs, while other paths keep Django's HTML pages.
-With DEBUG on Django shows its own pages instead of calling those views:
-``newsrec.api.middleware.ApiJsonErrorsMiddleware`` answers JSON under ``/api/`` then too.
+DRF exceptions go through ``exception_handler``; requests under the API's path (``api_prefix``)
+that never reach a DRF view (no such URL, a crash, a bad request rejected by Django) get the
+same shape from the ``handler*`` views that ``config.urls`` installs, while other paths keep
+Django's HTML pages. With DEBUG on Django shows its own pages instead of calling those views:
+``newsrec.api.middleware.ApiJsonErrorsMiddleware`` answers JSON under the API's path then too.
 """
 
 from __future__ import annotations
 
+import functools
 from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-API_PREFIX = "/api/"
+from newsrec.conf import newsrec_settings
+
+
+def api_prefix() -> str | None:
+    """The path under which errors are JSON: ``NEWSREC["API_PATH_PREFIX"]``, else where the host
+    included ``newsrec.api.urls`` ("/api/v1/"); None when it is not included at all."""
+    return newsrec_settings.API_PATH_PREFIX or _mounted_prefix()
+
+
+@functools.cache
+def _mounted_prefix() -> str | None:
+    try:
+        events = reverse("newsrec-api:events")
+    except NoReverseMatch:
+        return None
+    # a path as request.path_info has it: without the script prefix the site may run under
+    return "/" + events.removeprefix(get_script_prefix()).removesuffix("events/")
+
+
+def is_api_path(path: str) -> bool:
+    prefix = api_prefix()
+    return prefix is not None and path.startswith(prefix)
+
+
+def _urls_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "ROOT_URLCONF":
+        _mounted_prefix.cache_clear()
+
+
+setting_changed.connect(_urls_changed)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -61,7 +93,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path_info.startswith(API_PREFIX)
+    return is_api_path(request.path_info)
 
 
 def _json(status_code: int, code: str, message: str) -> JsonResponse:

@@ -18,11 +18,11 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from newsrec import readers
 from newsrec.api import examples
 from newsrec.api.authentication import ApiKeyAuthentication
+from newsrec.api.base import NewsrecAPIView
 from newsrec.api.errors import ErrorSerializer
 from newsrec.api.parsers import BoundedJSONParser
 from newsrec.api.permissions import IsReader
@@ -163,7 +163,7 @@ def _client_reader_id(value: Any) -> str:
     return value
 
 
-class EventsView(APIView):
+class EventsView(NewsrecAPIView):
     """Store a batch of reader events; each event is answered accepted, duplicate or rejected."""
 
     authentication_classes = [
@@ -253,7 +253,7 @@ def _current_reader(request: Request) -> Reader | None:
     return reader
 
 
-class MeView(APIView):
+class MeView(NewsrecAPIView):
     """The current reader's data: DELETE erases it."""
 
     permission_classes = [IsReader]
@@ -305,7 +305,7 @@ class ExportSerializer(serializers.Serializer):
     )
 
 
-class MeExportView(APIView):
+class MeExportView(NewsrecAPIView):
     """Export everything stored about the current reader as JSON."""
 
     permission_classes = [IsReader]
@@ -343,7 +343,7 @@ class PersonalisationSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class MePersonalisationView(APIView):
+class MePersonalisationView(NewsrecAPIView):
     """Turn personalisation on or off for the current reader."""
 
     permission_classes = [IsReader]

@@ -12,10 +12,10 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from newsrec import feeds, readers
 from newsrec.api import examples
+from newsrec.api.base import NewsrecAPIView
 from newsrec.api.errors import ErrorSerializer
 from newsrec.api.permissions import CanReadFeeds, IsReader
 from newsrec.conf import newsrec_settings
@@ -278,7 +278,7 @@ def rails_response(request: Request, reader: Reader | None) -> Response:
     return _conditional(request, view, f"rails-{device}-{hour}-{rails}-{per_rail}", body)
 
 
-class MyFeedView(APIView):
+class MyFeedView(NewsrecAPIView):
     """The current reader's "For you" feed (non-personalised for new or opted-out readers)."""
 
     permission_classes = [IsReader]
@@ -298,7 +298,7 @@ class MyFeedView(APIView):
         return feed_response(request, reader)
 
 
-class MyRailsView(APIView):
+class MyRailsView(NewsrecAPIView):
     """The current reader's "Because you read X" rails: feed items grouped by what was read."""
 
     permission_classes = [IsReader]
@@ -317,7 +317,7 @@ class MyRailsView(APIView):
         return rails_response(request, reader)
 
 
-class ReaderFeedView(APIView):
+class ReaderFeedView(NewsrecAPIView):
     """Any reader's feed, by the reader's public id (staff, or the read-feeds scope)."""
 
     permission_classes = [CanReadFeeds]
@@ -335,7 +335,7 @@ class ReaderFeedView(APIView):
         return feed_response(request, reader)
 
 
-class FanoutProgressView(APIView):
+class FanoutProgressView(NewsrecAPIView):
     """Progress of the latest fan-out rebuild: readers done / total and ETA."""
 
     permission_classes = [CanReadFeeds]

@@ -1,4 +1,5 @@
-"""JSON errors under ``/api/`` whatever Django would render, including its DEBUG pages."""
+"""JSON errors under the API's path (``newsrec.api.errors.api_prefix``), whatever Django
+would render, including its DEBUG pages."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from rest_framework.response import Response
 
-from newsrec.api.errors import API_PREFIX, api_error_response
+from newsrec.api.errors import api_error_response, is_api_path
 
 
 class ApiJsonErrorsMiddleware:
-    """Replace the HTML (or plain text) error pages Django answers under ``/api/`` with JSON.
+    """Replace the HTML (or plain text) error pages Django answers under the API's path with JSON.
 
     The ``handler*`` views of ``newsrec.api.errors`` already do so with DEBUG off; with DEBUG on
     Django renders its technical 404 and 500 pages (and 400s as 500 pages) without calling
@@ -26,7 +27,7 @@ class ApiJsonErrorsMiddleware:
         response = self.get_response(request)
         if (
             response.status_code >= 400
-            and request.path_info.startswith(API_PREFIX)
+            and is_api_path(request.path_info)
             and not isinstance(response, Response)
             and not response.get("Content-Type", "").startswith("application/json")
         ):

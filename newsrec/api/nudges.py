@@ -10,10 +10,10 @@ from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from newsrec import readers
 from newsrec.api.authentication import ApiKeyAuthentication
+from newsrec.api.base import NewsrecAPIView
 from newsrec.api.permissions import IsReader
 from newsrec.engine.types import DEVICES
 from newsrec.providers import NUDGE_KINDS, NUDGE_PICK_UP, NUDGE_SURFACES
@@ -92,7 +92,7 @@ DISMISS_EXAMPLE = OpenApiExample(
 )
 
 
-class MyNudgeView(APIView):
+class MyNudgeView(NewsrecAPIView):
     """Claim the reader's nudge of one kind: its items, counted against today's cap."""
 
     authentication_classes = [ApiKeyAuthentication, TokenAuthentication, SessionAuthentication]
@@ -139,7 +139,7 @@ class MyNudgeView(APIView):
         return response
 
 
-class MyNudgeDismissView(APIView):
+class MyNudgeDismissView(NewsrecAPIView):
     """The reader dismissed a nudge: none of that kind again today."""
 
     authentication_classes = [ApiKeyAuthentication, TokenAuthentication, SessionAuthentication]

@@ -12,11 +12,11 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from newsrec import readers
 from newsrec.api import examples
 from newsrec.api.authentication import ApiKeyAuthentication
+from newsrec.api.base import NewsrecAPIView
 from newsrec.api.errors import ErrorSerializer
 from newsrec.api.events import ExportSerializer
 from newsrec.api.permissions import CanManageReaders
@@ -41,7 +41,7 @@ def _reader(reference: str) -> Reader:
     return reader
 
 
-class ReaderDataView(APIView):
+class ReaderDataView(NewsrecAPIView):
     """Common ground: who may call, and no cache keeps the answer."""
 
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from newsrec.api.authentication import ApiKeyAuthentication
+from newsrec.api.base import NewsrecAPIView
 from newsrec.api.errors import ErrorSerializer
 from newsrec.api.permissions import CanReadRetention
 from newsrec.conf import newsrec_settings
@@ -156,7 +157,7 @@ def reader_at_risk_data(risk: ReaderRisk, *, picks: int) -> dict[str, Any]:
     }
 
 
-class AtRiskReadersView(generics.ListAPIView):
+class AtRiskReadersView(NewsrecAPIView, generics.ListAPIView):
     """Readers whose churn risk rose, with their top picks and the reasons, page by page."""
 
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]

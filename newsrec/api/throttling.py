@@ -5,21 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.request import Request
-from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from newsrec.conf import newsrec_settings
 from newsrec.models import ApiKey
 
 
 class _LiveRateThrottle(SimpleRateThrottle):
-    """Reads its rate from the current settings on every request.
-
-    DRF binds ``THROTTLE_RATES`` when the module is imported; reading it live lets a deployment
-    or a test change ``DEFAULT_THROTTLE_RATES`` without a restart.
-    """
+    """Reads its rate from ``NEWSREC["API_RATES"]`` on every request (not from the host's
+    ``REST_FRAMEWORK`` rates, which DRF binds at import): a deployment or a test changes it
+    without a restart."""
 
     def get_rate(self) -> str | None:
-        rate = api_settings.DEFAULT_THROTTLE_RATES.get(str(self.scope))
+        rate = (newsrec_settings.API_RATES or {}).get(str(self.scope))
         return None if rate is None else str(rate)
 
     def key_for(self, request: Request, view: Any) -> str | None:

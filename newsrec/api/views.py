@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from newsrec import selectors, services
 from newsrec.api import examples
+from newsrec.api.base import NewsrecAPIView
 from newsrec.api.errors import ErrorSerializer
 from newsrec.api.permissions import CanManageArticlesOrReadOnly
 from newsrec.api.serializers import (
@@ -87,7 +88,7 @@ class ArticleCursorPagination(CursorPagination):
         return cursor
 
 
-class ArticleListUpsertView(generics.ListAPIView):
+class ArticleListUpsertView(NewsrecAPIView, generics.ListAPIView):
     """List live articles; POST or PUT a batch to upsert by external id."""
 
     serializer_class = ArticleSerializer
@@ -157,7 +158,7 @@ class ArticleListUpsertView(generics.ListAPIView):
         return self.post(request, *args, **kwargs)
 
 
-class ArticleDetailView(generics.RetrieveAPIView):
+class ArticleDetailView(NewsrecAPIView, generics.RetrieveAPIView):
     """One live article."""
 
     serializer_class = ArticleSerializer
@@ -170,7 +171,7 @@ class ArticleDetailView(generics.RetrieveAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class ArticleRelatedView(generics.GenericAPIView):
+class ArticleRelatedView(NewsrecAPIView, generics.GenericAPIView):
     """Related live articles, nearest first by embedding similarity."""
 
     serializer_class = RelatedArticleSerializer

@@ -53,15 +53,10 @@ STATIC_URL = "/static/"
 USE_TZ = True
 CELERY_TASK_ALWAYS_EAGER = True  # the host's Celery set-up; eager here: no worker needed
 NEWSREC = {"EMBEDDING_MODEL": None}  # every key and its default: newsrec/conf.py
-REST_FRAMEWORK = {  # "copy the block from config/settings.py"
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "newsrec.api.authentication.ApiKeyAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_PARSER_CLASSES": ["newsrec.api.parsers.BoundedJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "newsrec.api.errors.exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+# The host's own API conventions; newsrec's API is not affected by them (smoke_host.py).
+REST_FRAMEWORK = {
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 2,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.BrowsableAPIRenderer"],
 }

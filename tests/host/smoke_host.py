@@ -57,3 +57,25 @@ def test_a_host_project_mirrors_embeds_ranks_and_obeys_a_rule(settings: Any) -> 
     client = Client()
     client.force_login(editor)
     assert client.get("/admin/editorial/ruleset/dashboard/").status_code == 200
+
+
+def test_the_api_keeps_its_own_behaviour_under_the_hosts_drf_defaults() -> None:
+    """The host's REST_FRAMEWORK (admins only, page-number pages, the browsable renderer) is its
+    own: newsrec's views declare their authentication, permissions, throttles, parsers,
+    renderers and error shape themselves."""
+    from newsrec.api.authentication import api_key_create
+
+    Story.objects.create(headline="A story", standfirst="A lead.", desk="Politics")
+    Article.objects.update(status="published")
+    _, raw = api_key_create(name="cms", scopes=["manage-rules", "write-events"])
+    server = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    rule_sets = server.get("/api/v1/rules/sets/")
+    assert rule_sets.status_code == 200
+    assert rule_sets["Content-Type"] == "application/json"
+    assert isinstance(rule_sets.json(), list)  # not wrapped in the host's pages
+    bad = server.post("/api/v1/events/", {"events": [{"kind": "nope"}]}, format="json")
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"code", "message", "errors"}
+    anonymous = APIClient().get("/api/v1/feeds/me/", HTTP_ACCEPT="text/html,*/*;q=0.8")
+    assert anonymous.status_code == 200  # readers are not admins
+    assert anonymous["Content-Type"] == "application/json"

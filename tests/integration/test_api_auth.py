@@ -95,9 +95,9 @@ def test_inactive_users_get_no_token_and_revoking_needs_a_token(ada: User) -> No
 
 @pytest.fixture
 def low_rates(settings: Any) -> None:
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
+    settings.NEWSREC = {
+        **settings.NEWSREC,
+        "API_RATES": {
             "api_key": "3/min",
             "reader": "3/min",
             "anon": "2/min",
@@ -212,6 +212,15 @@ def test_api_paths_answer_json_errors_and_site_paths_html(client: Any) -> None:
     )
     assert unsupported.status_code == 415
     assert unsupported.json()["code"] == "unsupported_media_type"
+
+
+def test_without_a_configured_prefix_json_errors_follow_where_the_api_is_included(
+    client: Any, settings: Any
+) -> None:
+    settings.NEWSREC = {**settings.NEWSREC, "API_PATH_PREFIX": None}
+    assert errors.api_prefix() == "/api/v1/"  # config.urls includes newsrec.api.urls there
+    assert client.get("/api/v1/nothing-here/").json()["code"] == "not_found"
+    assert client.get("/api/elsewhere")["Content-Type"].startswith("text/html")
 
 
 def test_a_crash_under_api_is_a_json_500(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:

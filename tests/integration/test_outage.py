@@ -124,7 +124,7 @@ def test_reads_and_writes_answer_normally_with_redis_down(
     assert "newsrec.tasks.embed_articles" in _names()
 
 
-@override_settings(REST_FRAMEWORK={"DEFAULT_THROTTLE_RATES": {"anon": "1/min"}})
+@override_settings(NEWSREC={"API_RATES": {"anon": "1/min"}})
 def test_throttles_allow_while_the_cache_is_down(redis_down: None, articles: list[Article]) -> None:
     client = APIClient()
     assert [client.get("/api/v1/feeds/me/").status_code for _ in range(3)] == [200, 200, 200]
