@@ -78,7 +78,8 @@ def audit_record(
     rule_set = obj if isinstance(obj, RuleSet) else obj.rule_set
     return AuditEntry.objects.create(
         user=actor.user,
-        username=getattr(actor.user, "username", "") or "",
+        # USERNAME_FIELD's value: a custom user model may have no "username"
+        username=actor.user.get_username()[:150] if actor.user is not None else "",
         source=actor.source,
         action=action,
         object_type="rule set" if isinstance(obj, RuleSet) else "rule",
