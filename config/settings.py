@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "axes",  # admin login lockout (AXES_* below)
     "newsrec",
     "editorial",
+    "demo",  # the demo site's content, logins and first-start experiment (not in the package)
 ]
 
 MIDDLEWARE = [

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from django.db import transaction
 
+from demo.content import rows as demo_rows
 from newsrec import feeds, services
-from newsrec.demo import rows as demo_rows
 from newsrec.models import Article
 from tests.conftest import ROOT
 

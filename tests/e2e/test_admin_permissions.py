@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from newsrec.management.commands.newsrec_demo import DEMO_LOGINS, demo_group_permissions
+from demo.management.commands.newsrec_demo import DEMO_LOGINS, demo_group_permissions
 from tests.e2e.conftest import SCREENSHOTS, csp_watch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -13,8 +13,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from demo.content import rows as demo_rows
 from newsrec import feeds, profiles, selectors, services
-from newsrec.demo import rows as demo_rows
 from newsrec.models import Article, Reader
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.views import defaults
 
-from newsrec.management.commands.newsrec_demo import DEMO_LOGINS, demo_group_permissions
+from demo.management.commands.newsrec_demo import DEMO_LOGINS, demo_group_permissions
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from demo.content import rows as demo_rows
 from newsrec import embedders, services
-from newsrec.demo import rows as demo_rows
 from newsrec.ingest import validate_article
 from newsrec.models import Article, EmbeddingStatus
 

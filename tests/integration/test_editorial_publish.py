@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
+from demo.management.commands.newsrec_demo import demo_group_permissions
 from editorial import compiler, services
 from editorial.audit import audit_actor
 from editorial.compiler import live_rules
@@ -25,7 +26,6 @@ from editorial.models import (
     RulesState,
 )
 from editorial.tasks import rulesets_switch_due
-from newsrec.management.commands.newsrec_demo import demo_group_permissions
 
 pytestmark = pytest.mark.django_db
 

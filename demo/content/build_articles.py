@@ -1,6 +1,6 @@
 """Build ``articles.jsonl`` for the demo site from the hand-written story seeds in ``seeds/``.
 
-Run ``python -m newsrec.demo.build_articles`` after editing a seed file and commit both. The
+Run ``python -m demo.content.build_articles`` after editing a seed file and commit both. The
 output is deterministic (a fixed random seed spreads the publication times), so an unchanged
 seed set gives a byte-identical file.
 

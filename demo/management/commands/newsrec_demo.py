@@ -14,9 +14,9 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from tqdm import tqdm
 
+from demo.content import rows as demo_rows
 from newsrec import services
 from newsrec.conf import newsrec_settings
-from newsrec.demo import rows as demo_rows
 from newsrec.ingest import UpsertReport
 from newsrec.models import Article, EmbeddingStatus
 
