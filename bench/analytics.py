@@ -15,7 +15,8 @@ articles are the ones published in the two days before, the newest most shown). 
    process, so no network: server time) is fetched ``--repeat`` times for the last day, week
    and 30 days, and its CSV export once per table;
 3. baseline: the page's figures (per surface, slot and section, the top 50 articles, and per
-   day) computed by scanning the raw events of the same window with plain SQL aggregates —
+   day) computed by scanning the raw events of the same window (the last 24 hours; else whole
+   UTC days up to now, as the page counts them) with plain SQL aggregates —
    what the page would cost without the roll-up (a lower bound: no read attribution, no
    medians). Floor: the admin index page.
 
@@ -174,6 +175,7 @@ def body(args: argparse.Namespace) -> None:
     from django.utils import timezone
 
     from editorial.analytics import analytics_rollup, analytics_rollup_recent
+    from editorial.analytics.rollup import day_floor
     from editorial.models import ArticleDayStats, ArticleHourStats, FacetDayStats, FacetHourStats
     from newsrec.models import Event
 
@@ -214,7 +216,10 @@ def body(args: argparse.Namespace) -> None:
     for days in ("1", "7", "30"):
         log(f"timing the page for {days} days")
         pages[f"{days}d"] = percentiles(timed(fetch(f"{PAGE}?days={days}"), args.repeat))
-        since = timezone.now() - timedelta(days=int(days))
+        # the page's window: the last 24 hours, else whole UTC days up to now
+        since = timezone.now() - timedelta(days=1)
+        if days != "1":
+            since = day_floor(timezone.now()) - timedelta(days=int(days) - 1)
 
         def scan(since: Any = since) -> None:
             with connection.cursor() as cursor:

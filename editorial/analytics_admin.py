@@ -20,9 +20,14 @@ from django.utils.http import urlencode
 from editorial import analytics
 from editorial.analytics.charts import Line, Mark, bar_chart, line_chart
 from editorial.analytics.figures import Step
+from editorial.analytics.rollup import day_floor
 from editorial.models import ArticleHourStats, RuleSet, RulesState
 
-PERIODS = {"1": "Last 24 hours", "7": "Last 7 days", "30": "Last 30 days"}
+PERIODS = {
+    "1": "Last 24 hours",
+    "7": "Last 7 days (today and 6 before, UTC)",
+    "30": "Last 30 days (today and 29 before, UTC)",
+}
 STEPS = {"hour": "Hour", "day": "Day"}
 TABLES = ("surfaces", "slots", "sections", "articles", "rules", "series")
 FIGURE_COLUMNS = (
@@ -125,7 +130,10 @@ class AnalyticsAdmin(admin.ModelAdmin):
         surfaces = analytics.analytics_surfaces()
         surface = self._choice(request, "surface", surfaces, "")
         now = timezone.now()
-        since = now - timedelta(days=int(days))
+        # whole UTC days beyond a day: the page then reads only the day rows
+        since = (
+            now - timedelta(days=1) if days == "1" else day_floor(now) - timedelta(int(days) - 1)
+        )
         window: dict[str, Any] = {"since": since, "surface": surface}
         if request.GET.get("format") == "csv":
             table = self._choice(request, "table", TABLES, "articles")

@@ -129,12 +129,15 @@ Span = tuple[bool, datetime, datetime]  # (read the day rows?, start, end)
 
 def spans(since: datetime, until: datetime | None) -> list[Span]:
     """[since, until) as the whole UTC days inside it (read from the day rows) and the hours
-    before and after them (from the hour rows), so long periods read few rows."""
+    before and after them (from the hour rows), so long periods read few rows. Up to now
+    (``until`` None), today's day row counts as whole: each roll-up rewrites it with the hours."""
     since = hour_floor(since)
-    end = until or hour_floor(timezone.now()) + timedelta(hours=1)
     first = day_floor(since)
     first = first if first == since else first + timedelta(days=1)
-    last = day_floor(end)
+    if until is None:
+        end = last = day_floor(timezone.now()) + timedelta(days=1)
+    else:
+        end, last = until, day_floor(until)
     if last - first < timedelta(days=1):
         return [(False, since, end)]
     out: list[Span] = [(False, since, first)] if since < first else []

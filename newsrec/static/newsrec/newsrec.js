@@ -5,8 +5,10 @@
  *   <script src="{% static 'newsrec/newsrec.js' %}" defer
  *           data-endpoint="/api/v1/events/" data-surface="home"></script>
  * Mark feed items with  data-newsrec-article="<article id>"  (optionally data-newsrec-slot,
- * data-newsrec-recommendation). Mark an article page's body with  data-newsrec-read="<id>"
- * to record dwell time, read depth and finish.
+ * data-newsrec-recommendation). A list inside the page (a rail, related stories) marked
+ * data-newsrec-surface="rail" sends its items' events with that surface instead of the page's.
+ * Mark an article page's body with  data-newsrec-read="<id>"  to record dwell time, read depth
+ * and finish.
  * Events are batched (at most 100, the API's limit) and flushed every few seconds, and with
  * navigator.sendBeacon when the page is hidden, so closing a tab loses nothing.
  * Forms marked  data-newsrec-hide  ("Not interested") are posted with fetch and their card
@@ -80,7 +82,9 @@
       referrer: REFERRER,
       session_id: sessionId
     };
-    if (SURFACE) event.surface = SURFACE;
+    var list = el.closest && el.closest("[data-newsrec-surface]");
+    var surface = ((list && list.getAttribute("data-newsrec-surface")) || SURFACE).slice(0, 32);
+    if (surface) event.surface = surface;
     var slot = parseInt(el.getAttribute("data-newsrec-slot"), 10);
     if (slot >= 0) event.feed_slot = slot;
     var rec = el.getAttribute("data-newsrec-recommendation");
