@@ -30,12 +30,12 @@ from newsrec import feeds
 from newsrec.conf import newsrec_settings
 from newsrec.engine.overlay import OverlayPrepared, overlay, overlay_prepare, with_newest
 from newsrec.engine.pool import Pool
-from newsrec.engine.ranker import Ranker
 from newsrec.engine.rules import Rules
 from newsrec.engine.types import Context, FeedItem, FeedResult, Interest, ReaderState, daypart_of
 from newsrec.learning.serving import serving_model
 from newsrec.models import Event, EventKind, Reader
 from newsrec.providers import ReadRules
+from newsrec.rankers import ranker_build
 
 # key -> (label, section the persona loves (matched case-insensitively) or "", device)
 PERSONAS: dict[str, tuple[str, str, str]] = {
@@ -232,7 +232,7 @@ def preview_reader(
     start = time.perf_counter()
     pool = pool or feeds.pool_cached()
     now = time.time()
-    ranker = Ranker(model=serving_model())  # what the feed builds serve
+    ranker = ranker_build(model=serving_model())  # what the feed builds serve
     size = int(n or newsrec_settings.FEED_LENGTH)
     if not rule_set.is_site_wide:
         scoped = scoped_rules(rule_set)
@@ -422,7 +422,7 @@ def preview_aggregate(
     ids = list(reader_ids) if reader_ids is not None else sample_reader_ids(size=sample)
     states = feeds.reader_states(reader_ids=ids[:sample])
     context = Context(now=time.time())
-    ranker = Ranker(model=serving_model())  # what the feed builds serve
+    ranker = ranker_build(model=serving_model())  # what the feed builds serve
     if rule_set.is_site_wide:
         live, draft = live_rules(), draft_rules(rule_set)
         # Only the top of each feed is measured, so the engine builds no more than that.

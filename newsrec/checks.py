@@ -3,6 +3,7 @@
 - newsrec.E001: the database lacks the pgvector extension.
 - newsrec.E002: the embedding model's dimension differs from the vector column.
 - newsrec.E003: the embedding model cannot be loaded offline.
+- newsrec.E004: NEWSREC["RANKER"] or ["CANDIDATE_SOURCES"] names no usable class.
 - newsrec.W001 (deploy): the reader cookie would be sent over plain HTTP.
 """
 
@@ -131,6 +132,46 @@ def check_embedding_model(**kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+@register("newsrec")
+def check_ranker(**kwargs: Any) -> list[Error]:
+    """The configured ranker is a Ranker subclass and its sources CandidateSource subclasses
+    with distinct names: a typo fails at start-up, not in the first rebuild."""
+    from django.utils.module_loading import import_string
+
+    from newsrec.engine.ranker import Ranker
+    from newsrec.engine.sources import CandidateSource
+
+    def error(message: str) -> Error:
+        hint = "Give the dotted path of a class (see newsrec/conf.py and docs)."
+        return Error(message, hint=hint, id="newsrec.E004")
+
+    user = getattr(settings, "NEWSREC", {}) or {}
+    ranker = user.get("RANKER", "newsrec.engine.ranker.Ranker")
+    try:
+        ranker_class = import_string(ranker) if isinstance(ranker, str) else ranker
+    except ImportError as exc:
+        return [error(f'NEWSREC["RANKER"] cannot be imported: {exc}')]
+    if not (isinstance(ranker_class, type) and issubclass(ranker_class, Ranker)):
+        return [error(f'NEWSREC["RANKER"] is not a Ranker subclass: {ranker!r}.')]
+    paths = user.get("CANDIDATE_SOURCES")
+    if paths is None:
+        return []
+    if isinstance(paths, str) or not isinstance(paths, list | tuple):
+        return [error('NEWSREC["CANDIDATE_SOURCES"] must be a list of dotted paths or None.')]
+    names: list[str] = []
+    for path in paths:
+        try:
+            source = import_string(path)
+        except ImportError as exc:
+            return [error(f"Candidate source {path!r} cannot be imported: {exc}")]
+        if not (isinstance(source, type) and issubclass(source, CandidateSource)):
+            return [error(f"Candidate source {path!r} is not a CandidateSource subclass.")]
+        names.append(source.name)
+    if any(not n for n in names) or len(set(names)) != len(names) or "pin" in names:
+        return [error(f"Candidate sources need distinct names other than 'pin': {names}.")]
+    return []
 
 
 @register(Tags.security, deploy=True)

@@ -19,6 +19,12 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDER": "newsrec.embedders.sentence_transformers.SentenceTransformerEmbedder",
     # sentence-transformers model name or path; None = the packaged all-MiniLM-L6-v2.
     "EMBEDDING_MODEL": None,
+    # The ranker: a newsrec.engine.ranker.Ranker subclass (override one step, keep the rest),
+    # used by feed rebuilds, the editors' preview, training and evaluation (newsrec.rankers).
+    "RANKER": "newsrec.engine.ranker.Ranker",
+    # Its candidate sources: dotted paths of newsrec.engine.sources.CandidateSource subclasses,
+    # each made without arguments; None = the engine's default_sources().
+    "CANDIDATE_SOURCES": None,
     # Width of the pgvector column; must equal the model's output dimension (check newsrec.E002).
     "EMBEDDING_DIMENSIONS": 384,
     # Texts per forward pass of the model.
@@ -140,7 +146,7 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 
-IMPORT_STRINGS = {"EMBEDDER"}
+IMPORT_STRINGS = {"EMBEDDER", "RANKER"}
 
 
 class NewsrecSettings:

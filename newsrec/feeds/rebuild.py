@@ -23,6 +23,7 @@ from newsrec.feeds.store import feeds_store
 from newsrec.learning.serving import readers_on_hand_weights, serving_model
 from newsrec.models import Reader
 from newsrec.providers import rules_provider
+from newsrec.rankers import ranker_build
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def feeds_rebuild(
     with collector_paused():
         states = reader_states(reader_ids=reader_ids)
         model = serving_model()
-        ranker = Ranker(model=model)
+        ranker = ranker_build(model=model)
         n = int(newsrec_settings.FEED_LENGTH)
         hand = readers_on_hand_weights(reader_ids) if model is not None else set()
         if hand:  # an experiment's hand-weighted arm: the same build without the model
@@ -73,7 +74,7 @@ def _rank_split(
     on_hand = [s.reader_id in hand for s in states]
     hand_states = [s for s in states if s.reader_id in hand]
     model_states = [s for s in states if s.reader_id not in hand]
-    by_hand = iter(Ranker().rank_many(pool, hand_states, context, rules, n))
+    by_hand = iter(ranker_build().rank_many(pool, hand_states, context, rules, n))
     by_model = iter(ranker.rank_many(pool, model_states, context, rules, n))
     return [next(by_hand) if h else next(by_model) for h in on_hand]
 

@@ -41,6 +41,7 @@ from newsrec.learning.model import (
     fold_of,
 )
 from newsrec.learning.replay import Impression, Replay, by_moment
+from newsrec.rankers import ranker_build
 
 # Signal groups for the ablation: each is dropped in turn from the learned model.
 SIGNAL_GROUPS: dict[str, tuple[str, ...]] = {
@@ -82,8 +83,8 @@ def score_log(
 ) -> Scored:
     """Score every impression by every method at its moment (see the module's docstring)."""
     rng = np.random.default_rng(seed)
-    hand = Ranker()
-    learned = Ranker(model=model) if model is not None else None
+    hand = ranker_build()
+    learned = ranker_build(model=model) if model is not None else None
     out = Scored()
     for moment, positions in by_moment(impressions, replay):
         pool = replay.pool_at(moment)

@@ -32,7 +32,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from newsrec.conf import newsrec_settings
-from newsrec.engine.ranker import Ranker
 from newsrec.engine.rules import Rules
 from newsrec.engine.types import Context, ReaderState
 from newsrec.feeds import pool_load, reader_state_build
@@ -45,6 +44,7 @@ from newsrec.models import (
     Reader,
 )
 from newsrec.profiles import EventSignal, _article_facts, profile_compute
+from newsrec.rankers import ranker_build
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def rows_of(
         if view.usable:
             by_day[view.at.replace(minute=0, second=0, microsecond=0)].append(view)
     out = Labelled()
-    ranker = Ranker()
+    ranker = ranker_build()
     for day in sorted(by_day):
         chunk = by_day[day]
         pool = pool_load(now=day.timestamp())

@@ -11,7 +11,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from newsrec.conf import newsrec_settings
-from newsrec.engine.ranker import Ranker
 from newsrec.engine.rules import Rules
 from newsrec.feeds import site_diversity
 from newsrec.learning import evaluate as ev
@@ -24,6 +23,7 @@ from newsrec.learning.replay import (
     read_dates,
 )
 from newsrec.management.commands.newsrec_import import _positive, _ProgressStream
+from newsrec.rankers import ranker_build
 
 COLUMNS = ("auc", "mrr", "ndcg5", "ndcg10", "impressions")
 LIST_COLUMNS = ("diversity", "coverage", "novelty", "top_section_share")
@@ -134,9 +134,9 @@ class Command(BaseCommand):
                                "note": "learned scores are out-of-fold"}  # fmt: skip
         methods = {name: ev.metrics_of(scored, name) for name in scored.methods}
         report["ranking"] = methods
-        rankers = {"hand": Ranker()}
+        rankers = {"hand": ranker_build()}
         if model is not None:
-            rankers["learned"] = Ranker(model=model)
+            rankers["learned"] = ranker_build(model=model)
         report["lists"] = ev.list_quality(replay, behaviors, rules=rules, rankers=rankers)
         if options["ablation"] and fitted is not None:
             report["ablation"] = ev.ablation(fitted, extra)
