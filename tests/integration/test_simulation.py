@@ -176,3 +176,32 @@ def test_the_demo_starts_with_results_of_an_on_off_experiment(catalogue: list[Ar
     call_command("editorial_demo_experiment", stdout=out)  # the next start: nothing more
     assert Experiment.objects.count() == 1
     assert "exist already" in out.getvalue()
+
+
+def test_with_nudges_only_the_arm_that_has_them_meets_them_within_the_cap(
+    catalogue: list[Article],
+) -> None:
+    from editorial.experiments import selectors as experiments
+    from editorial.models import VariantKind
+    from tests.integration.test_experiments import make_experiment
+
+    experiments.running_memo_clear()
+    experiment = make_experiment(
+        ("nudges", VariantKind.PERSONALISED, 50), ("no nudges", VariantKind.NO_NUDGES, 50),
+        name="Nudges on/off",
+    )  # fmt: skip
+    on = experiment.variants.get(kind=VariantKind.PERSONALISED)
+    off = experiment.variants.get(kind=VariantKind.NO_NUDGES)
+    report = simulation.simulation_run(readers=16, days=2, seed=5, nudges=True)
+    assert report.rejected == 0
+    nudged = Event.objects.filter(surface="nudge", kind=EventKind.IMPRESSION)
+    tags = {rec.rsplit(":", 1)[-1] for rec in nudged.values_list("recommendation_id", flat=True)}
+    assert tags == {on.tag}  # never in the arm without nudges
+    assert off.tag not in tags
+    per_reader_day = Counter(
+        (reader, session.split("d")[-1].split("s")[0])
+        for reader, session in nudged.values_list("reader_id", "session_id").distinct()
+    )
+    assert per_reader_day
+    assert max(per_reader_day.values()) == 1  # NUDGE_MAX_PER_DAY, per simulated day
+    experiments.running_memo_clear()
