@@ -28,7 +28,7 @@ from editorial.models import Rule, RuleKind
 from newsrec import feeds, readers
 from newsrec.engine.diversity import caps_keep
 from newsrec.engine.rules import Cap, Filters
-from newsrec.models import Article, ArticleStatus, Feed, Reader
+from newsrec.models import Article, Feed, Reader, live_at
 
 ARTICLE = re.compile(r'data-newsrec-article="(\d+)"')
 
@@ -74,9 +74,7 @@ def _metas(ids: Iterable[int], now: datetime) -> dict[int, _Meta]:
         pk: _Meta(
             pk=pk, section=section, tags=tuple(tags or ()), authors=tuple(authors or ()),
             published_at=published,
-            live=status == ArticleStatus.PUBLISHED
-            and (published is None or published <= now)
-            and (embargo is None or embargo <= now),
+            live=live_at(status, published, embargo, moment=now),
         )
         for pk, section, tags, authors, published, status, embargo in rows
     }  # fmt: skip

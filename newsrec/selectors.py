@@ -17,7 +17,7 @@ from newsrec.conf import newsrec_settings
 from newsrec.engine.diversity import caps_keep
 from newsrec.engine.ranker import PIN_SOURCE
 from newsrec.engine.rules import Cap, Filters, Rules
-from newsrec.models import Article, ArticleQuerySet, ArticleStatus, Event, EventKind, Reader
+from newsrec.models import Article, ArticleQuerySet, Event, EventKind, Reader
 from newsrec.providers import rules_provider
 
 
@@ -142,12 +142,7 @@ def shared_reads_clear() -> None:
 
 def _still_live(article: Article, gone: frozenset[int], now: datetime) -> bool:
     """A memoised article may have been withdrawn (retracted, deleted) since it was read."""
-    return (
-        article.pk not in gone
-        and article.status == ArticleStatus.PUBLISHED
-        and (article.published_at is None or article.published_at <= now)
-        and (article.embargo_until is None or article.embargo_until <= now)
-    )  # Article.is_live, with one clock for the whole page
+    return article.pk not in gone and article.is_live_at(now)  # one clock for the whole page
 
 
 def articles_live_by_id(

@@ -312,7 +312,7 @@ FROM {article} a JOIN wanted USING (id)
 WHERE {live}
 ORDER BY a.published_at DESC NULLS FIRST, a.id DESC
 """
-_LIVE = (
+_LIVE = (  # newsrec.models.live_at in SQL
     "status = 'published' AND (published_at IS NULL OR published_at <= %(now)s) "
     "AND (embargo_until IS NULL OR embargo_until <= %(now)s)"
 )
