@@ -26,8 +26,12 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "lambda_l2": 1.0,
     "lambdarank_truncation_level": 10,
     "verbose": -1,
+    # the same model from the same rows on any run: one thread, a fixed seed, and the histogram
+    # layout forced (LightGBM otherwise picks row- or column-wise by timing its first pass, so a
+    # busy machine can flip the choice and with it the float sums the trees split on)
     "num_threads": 1,
     "deterministic": True,
+    "force_row_wise": True,
     "seed": 7,
 }
 DEFAULT_ROUNDS = 100

@@ -45,6 +45,17 @@ def test_text_round_trip_scores_the_same() -> None:
     np.testing.assert_allclose(again.score(columns), model.score(columns))
 
 
+def test_training_is_reproducible_whatever_the_machine_load() -> None:
+    # LightGBM picks row- or column-wise histograms by timing its first pass unless one is
+    # forced; a busy machine could flip the choice between two runs on the same rows
+    data = synthetic(200, 6)
+    first, _ = fit(data, feature_names=("ctr", "age_days"), rounds=20)
+    second, _ = fit(data, feature_names=("ctr", "age_days"), rounds=20)
+    assert "[force_row_wise: 1]" in first.to_text()
+    assert "[deterministic: 1]" in first.to_text()
+    assert first.to_text() == second.to_text()
+
+
 def test_reader_split_keeps_each_reader_on_one_side() -> None:
     first, second = synthetic(300, 5).split_by_reader(0.2)
     assert not set(first.keys) & set(second.keys)
