@@ -113,6 +113,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "section_blocks": blocks,
             "sections": list(blocks),
             "surface": "home",
+            "reader": reader,  # the nudges' reader: not looked up again
         },
     )
 
