@@ -41,6 +41,8 @@ ACCESS: dict[str, str] = {
     "me-personalisation": OWN,
     "feed-me": OWN,
     "feed-me-rails": OWN,
+    "nudge-me": OWN,
+    "nudge-me-dismiss": OWN,
     "experiments": STAFF,
     "experiment-detail": STAFF,
     "feed-progress": STAFF,
@@ -184,6 +186,9 @@ def _body(world: World, name: str) -> Any:
         "articles": [{"external_id": "x", "title": "Injected"}],
         "rules": {"rule_set": world.rule_set.pk, "kind": "mmr", "mmr_lambda": 0.1},
         "rule-detail": {"kind": "mmr", "mmr_lambda": 0.1},
+        # a nudge (and its dismissal) for reader B
+        "nudge-me": {"kind": "pick-up", "reader_id": str(world.b.public_id)},
+        "nudge-me-dismiss": {"kind": "pick-up", "reader_id": str(world.b.public_id)},
     }.get(name, {})
 
 
