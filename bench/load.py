@@ -25,7 +25,8 @@ the resumer re-queues it). The surviving worker and beat are left to finish.
 Printed (one JSON object): p50/p95 per endpoint beside the floor, statuses, rebuild lag (publish
 to the last feed on the new rules), and pass/fail for the targets: no 5xx and no transport
 error, events stored = unique events accepted = the answers' accepted count, no feed read after
-the publish shows the blocked section, the fan-out completed, and no rule violation at the end
+the publish (past the web processes' few seconds of rules memo) shows the blocked section,
+the fan-out completed, and no rule violation at the end
 (``editorial.compliance.feeds_check``, as ``manage.py newsrec_check_feeds``). The load client,
 gunicorn, the workers and PostgreSQL share the machine's CPUs.
 """
@@ -223,13 +224,12 @@ def wait_fanout(*, since: float, timeout: float) -> float | None:
 
 
 class Mix:
-    """What each client sends; the publish flag tags the feed reads sent after it."""
+    """What each client sends; feed reads are tagged with the time they were made."""
 
     def __init__(self, args: argparse.Namespace, data: dict[str, Any]) -> None:
         from events import plan_batches
 
         self.args = args
-        self.published = threading.Event()
         self.api_headers = {
             "Authorization": f"Api-Key {data['api_key']}", "Content-Type": "application/json"
         }  # fmt: skip
@@ -260,7 +260,7 @@ class Mix:
             cookie = {"Cookie": f"newsrec_rid={self.cookies[client]}"}
             path = "/api/v1/feeds/me/?limit=20" if role == "api_feed" else "/"
             while True:
-                yield Request("GET", path, headers=cookie, tag=(role, self.published.is_set()))
+                yield Request("GET", path, headers=cookie, tag=(role, time.time()))
         elif role == "events":
             while True:
                 with self._lock:
@@ -319,7 +319,6 @@ class Scenario(threading.Thread):
             time.sleep(self.at)
             self.published_at = time.time()
             version = rules_publish("bench-load election night", MID_RUN)
-            self.mix.published.set()
             self.figures["publish_s"] = round(time.time() - self.published_at, 3)
             self.figures["rules_version"] = version
             log(f"published rules version {version} (blocks section {BLOCKED!r})")
@@ -415,16 +414,26 @@ def endpoint_figures(run: LoadRun) -> dict[str, Any]:
     }
 
 
-def blocked_after_publish(run: LoadRun) -> dict[str, int]:
-    """Feed reads sent after the publish committed, and items of the blocked section in them."""
-    reads = shown = 0
+def blocked_after_publish(run: LoadRun, published_at: float) -> dict[str, int]:
+    """Items of the blocked section in feed reads sent after the publish committed: within
+    MEMO_SECONDS of it (each web process re-reads the live rules at most that often, by
+    design) and after that window (none allowed). A tag's time precedes the request's send."""
+    from editorial.compiler import MEMO_SECONDS
+
+    out = {"reads_in_memo_window": 0, "blocked_in_memo_window": 0,
+           "reads_after_memo_window": 0, "blocked_after_memo_window": 0}  # fmt: skip
     for sample in run.samples:
-        if sample.tag[0] != "api_feed" or not sample.tag[1] or sample.status != 200:
+        if sample.tag[0] != "api_feed" or sample.status != 200 or not published_at:
             continue
+        if sample.tag[1] < published_at:
+            continue
+        window = "in" if sample.tag[1] < published_at + MEMO_SECONDS else "after"
         body = json.loads(sample.body or b"{}")
-        reads += 1
-        shown += sum(1 for item in body.get("items", []) if item.get("section") == BLOCKED)
-    return {"feed_reads_after_publish": reads, "blocked_items_shown": shown}
+        out[f"reads_{window}_memo_window"] += 1
+        out[f"blocked_{window}_memo_window"] += sum(
+            1 for item in body.get("items", []) if item.get("section") == BLOCKED
+        )
+    return {"memo_seconds": int(MEMO_SECONDS), **out}
 
 
 def events_figures(mix: Mix, run: LoadRun) -> dict[str, Any]:
@@ -525,7 +534,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             worker.stop()
     endpoints = endpoint_figures(traffic)
     events = events_figures(mix, traffic)
-    blocked = blocked_after_publish(traffic)
+    blocked = blocked_after_publish(traffic, scenario.published_at)
     errors_5xx = sum(1 for s in traffic.samples if s.status >= 500)
     targets = {
         "no_5xx": target_check(errors_5xx, 0),
@@ -537,8 +546,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "pass": events["stored"] == events["unique_accepted"] == events["answers"]["accepted"]
             and events["stored"] > 0,
         },
-        "blocked_section_never_served_after_publish": target_check(
-            blocked["blocked_items_shown"], 0
+        "blocked_section_not_served_after_memo_window": target_check(
+            blocked["blocked_after_memo_window"], 0
         ),
         "fanout_completed_after_kill": {"value": lag, "pass": lag is not None},
         "no_rule_violation_at_end": target_check(checked["violations"], 0),
