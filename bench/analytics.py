@@ -185,7 +185,7 @@ def body(args: argparse.Namespace) -> None:
         populate(args.events, args.readers, args.articles)
     stored = Event.objects.count()
     log(f"rolling up {DAYS} days")
-    now = timezone.now()
+    now = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     with Timer() as rolled:
         for back in range(DAYS + 1, 0, -1):
             end = now - timedelta(days=back - 1)

@@ -28,6 +28,7 @@ from newsrec.models import Article, Event
 RECENT_HOURS = 3  # the frequent roll-up's window: events normally arrive within seconds
 ATTRIBUTION = timedelta(hours=1)  # a read counts on the slot clicked at most this long before
 BUCKETS = len(DWELL_BUCKET_EDGES) + 1
+LOCK_KEY = 0x6E72_616E_6C79  # "nranly": the roll-up's PostgreSQL advisory lock
 _READING = "('read', 'dwell', 'finish')"
 _EDGES = "ARRAY[{}]::float8[]".format(", ".join(str(e) for e in DWELL_BUCKET_EDGES))
 _FIGURES = "impressions, clicks, reads, finishes, hides, dwell_seconds, dwell_reads, dwell_buckets"
@@ -132,6 +133,9 @@ def analytics_rollup(*, start: datetime, end: datetime) -> int:
     }
     window: dict[str, Any] = {"start": start, "end": end, "attribution": ATTRIBUTION}
     with transaction.atomic(), connection.cursor() as cursor:
+        # one roll-up at a time (the frequent and the daily task may meet): the second waits
+        # and then rewrites the same hours, instead of failing on the rows' unique keys
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         FacetHourStats.objects.filter(hour__gte=start, hour__lt=end).delete()
         ArticleHourStats.objects.filter(hour__gte=start, hour__lt=end).delete()
         cursor.execute(_ARTICLE_ROLLUP.format(**tables), window)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from django.test import Client
 from django.utils import timezone
@@ -376,3 +377,55 @@ def test_long_periods_read_day_rows_that_sum_the_hours_exactly() -> None:
     days = analytics.analytics_series(since=since, step="day")
     assert sum(p.figures.clicks for p in days) == sum(v[1] for v in by_hours.values())
     assert FacetDayStats.objects.filter(facet="slot").exists()
+
+
+def test_the_rollup_command_rebuilds_the_days_asked_and_refuses_a_bad_count() -> None:
+    article = make_article(section="Local")
+    reader = ReaderFactory.create()
+    _events(_shown(reader, article, 1, timezone.now() - timedelta(days=2), seen=3, clicked=1))
+    out = io.StringIO()
+    call_command("editorial_analytics_rollup", days=1, stdout=out, stderr=io.StringIO())
+    assert not ArticleHourStats.objects.exists()  # two days back: not in the last day
+    call_command("editorial_analytics_rollup", days=3, stdout=out, stderr=io.StringIO())
+    assert ArticleHourStats.objects.get().impressions == 3
+    assert "1 hourly article rows over the last 3 days" in out.getvalue()
+    with pytest.raises(CommandError, match="--days must be between 1 and 3660"):
+        call_command("editorial_analytics_rollup", days=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_rollup_waits_for_the_first_instead_of_clashing() -> None:
+    import threading
+
+    import psycopg
+    from django.db import connection, connections
+
+    from editorial.analytics.rollup import LOCK_KEY
+
+    article = make_article()
+    _events(_shown(ReaderFactory.create(), article, 1, timezone.now(), seen=2, clicked=0))
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], password=settings["PASSWORD"],
+        host=settings["HOST"], port=settings["PORT"] or None, autocommit=True,
+    )  # fmt: skip
+    written: list[int] = []
+
+    def rollup() -> None:
+        try:
+            written.append(analytics.analytics_rollup_recent())
+        finally:
+            connections.close_all()
+
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])  # a roll-up is running
+        thread = threading.Thread(target=rollup)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive()  # waiting for it
+        other.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+        thread.join(timeout=30)
+    finally:
+        other.close()
+    assert written == [1]
+    assert ArticleHourStats.objects.get().impressions == 2

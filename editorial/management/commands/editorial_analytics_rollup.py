@@ -30,7 +30,8 @@ class Command(BaseCommand):
             days = int(float(newsrec_settings.EVENTS_MAX_AGE_DAYS)) + 1
         if days < 1 or days > 3660:
             raise CommandError("--days must be between 1 and 3660.")
-        now = timezone.now()
+        # whole hours, so that no hour is rolled up (and counted) by two chunks
+        now = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         rows = 0
         with tqdm(total=days, unit="day", desc="Rolling up", file=sys.stderr) as bar:
             for back in range(days, 0, -1):
