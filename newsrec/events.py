@@ -34,6 +34,7 @@ _TABLET_UA = re.compile(r"iPad|Tablet|PlayBook|Silk|Kindle|Android(?!.*Mobile)",
 _MOBILE_UA = re.compile(r"Mobi|iPhone|iPod|Android.*Mobile|Windows Phone|BlackBerry", re.I)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TZ_COOKIE = "newsrec_tz"  # minutes east of UTC, set by the beacon (newsrec.js)
 
 
@@ -89,57 +90,67 @@ class EventRejected(Exception):
         self.reasons = dict(reasons)
 
 
-def _text(raw: Mapping[str, Any], name: str, limit: int, errors: dict[str, str]) -> str:
-    value = raw.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        errors[name] = "must be a string"
-        return ""
-    problem = text_problem(value)
-    if problem:
-        errors[name] = problem
-        return ""
-    value = value.strip()
-    if len(value) > limit:
-        errors[name] = f"is too long ({len(value)} characters; the limit is {limit})"
-        return ""
-    return value
+# How each field is checked: text (length limit after stripping; allowed values or None), integer
+# or number (inclusive range). One table and one pass over the fields an event carries: a
+# batch of 100 is validated per request, so this is on the hot path (a call per field and
+# field-by-field look-ups for absent ones cost more than the checks themselves).
+_TEXT, _INT, _NUMBER = 0, 1, 2
+_SPECS: dict[str, tuple[int, Any, Any]] = {
+    "event_id": (_TEXT, None, 64),
+    "kind": (_TEXT, None, 32),
+    "article_id": (_INT, 1, 2**63 - 1),
+    "article_external_id": (_TEXT, None, 255),
+    "dwell_seconds": (_NUMBER, 0.0, MAX_DWELL_SECONDS),
+    "occurred_at": (_TEXT, None, 64),
+    "read_depth": (_NUMBER, 0.0, 1.0),
+    "feed_slot": (_INT, 0, 10_000),
+    "surface": (_TEXT, None, 32),
+    "recommendation_id": (_TEXT, None, 64),
+    "device": (_TEXT, _DEVICES, 32),
+    "local_hour": (_INT, 0, 23),
+    "weekday": (_INT, 0, 6),
+    "referrer": (_TEXT, _REFERRERS, 32),
+    "session_id": (_TEXT, None, 64),
+}
+# Reasons are listed in this order whatever the order of the fields in the event.
+_REASON_ORDER = ("event", *_SPECS)
 
 
-def _choice(raw: Mapping[str, Any], name: str, allowed: set[str], errors: dict[str, str]) -> str:
-    value = _text(raw, name, 32, errors)
-    if value and value not in allowed:
-        errors[name] = f"must be one of {', '.join(sorted(allowed))}"
-        return ""
-    return value
-
-
-def _int(
-    raw: Mapping[str, Any], name: str, low: int, high: int, errors: dict[str, str]
-) -> int | None:
-    value = raw.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors[name] = "must be an integer"
-        return None
-    if not low <= value <= high:
-        errors[name] = f"must be between {low} and {high}"
-        return None
-    return value
-
-
-def _float(
-    raw: Mapping[str, Any], name: str, low: float, high: float, errors: dict[str, str]
-) -> float | None:
-    value = raw.get(name)
-    if value is None:
-        return None
+def _checked(name: str, value: Any, errors: dict[str, str]) -> Any:
+    """``value`` of field ``name`` cleaned (text stripped, numbers as float), or None with the
+    reason in ``errors``."""
+    form, low, high = _SPECS[name]
+    if form == _TEXT:
+        if not isinstance(value, str):
+            errors[name] = "must be a string"
+            return None
+        problem = text_problem(value)
+        if problem:
+            errors[name] = problem
+            return None
+        value = value.strip()
+        if len(value) > high:
+            errors[name] = f"is too long ({len(value)} characters; the limit is {high})"
+            return None
+        if low is not None and value and value not in low:
+            errors[name] = f"must be one of {', '.join(sorted(low))}"
+            return None
+        return value
+    if form == _INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors[name] = "must be an integer"
+            return None
+        if not low <= value <= high:
+            errors[name] = f"must be between {low} and {high}"
+            return None
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         errors[name] = "must be a number"
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer of 400 digits
+        value = math.inf
     if not math.isfinite(value):  # 1e400 arrives from the JSON parser as inf
         errors[name] = "must be a finite number"
         return None
@@ -149,10 +160,23 @@ def _float(
     return value
 
 
-def _occurred_at(raw: Mapping[str, Any], now: datetime, errors: dict[str, str]) -> datetime:
-    value = _text(raw, "occurred_at", 64, errors)
-    if "occurred_at" in errors:
-        return now
+def _window(now: datetime) -> tuple[datetime, datetime]:
+    """The earliest and latest accepted ``occurred_at`` at ``now`` (computed once per batch)."""
+    global _last_window
+    last = _last_window  # one read: other threads may replace it meanwhile
+    if last[0] is now:
+        return last[1]
+    future = int(newsrec_settings.EVENTS_MAX_FUTURE_SECONDS)
+    max_age = float(newsrec_settings.EVENTS_MAX_AGE_DAYS)
+    bounds = (now - timedelta(days=max_age), now + timedelta(seconds=future))
+    _last_window = (now, bounds)
+    return bounds
+
+
+_last_window: tuple[datetime | None, tuple[datetime, datetime]] = (None, (_EPOCH, _EPOCH))
+
+
+def _occurred_at(value: str, now: datetime, errors: dict[str, str]) -> datetime:
     if not value:
         errors["occurred_at"] = "is required (ISO 8601 with time zone)"
         return now
@@ -165,15 +189,17 @@ def _occurred_at(raw: Mapping[str, Any], now: datetime, errors: dict[str, str]) 
         return now
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    problem = datetime_problem(parsed)
+    # Only an offset, or a date at the very ends of the calendar, can be unstorable.
+    problem = "" if parsed.tzinfo is UTC and 1 < parsed.year < 9999 else datetime_problem(parsed)
     if problem:
         errors["occurred_at"] = problem
         return now
-    future = int(newsrec_settings.EVENTS_MAX_FUTURE_SECONDS)
-    max_age = float(newsrec_settings.EVENTS_MAX_AGE_DAYS)
-    if parsed > now + timedelta(seconds=future):
+    earliest, latest = _window(now)
+    if parsed > latest:
+        future = int(newsrec_settings.EVENTS_MAX_FUTURE_SECONDS)
         errors["occurred_at"] = f"is more than {future} seconds in the future"
-    elif parsed < now - timedelta(days=max_age):
+    elif parsed < earliest:
+        max_age = float(newsrec_settings.EVENTS_MAX_AGE_DAYS)
         errors["occurred_at"] = f"is older than the accepted {max_age:g} days"
     return parsed
 
@@ -183,47 +209,59 @@ def validate_event(raw: Any, *, now: datetime, default_device: str = "") -> Even
     if not isinstance(raw, dict):
         raise EventRejected({"event": "must be a JSON object"})
     errors: dict[str, str] = {}
-    # Echoed back in the response, so lone surrogates are escaped to keep it valid UTF-8.
-    unknown = sorted(echo_safe(str(k)[:40]) for k in raw if k not in _FIELDS)
+    clean: dict[str, Any] = {}
+    unknown: list[str] = []
+    for name, value in raw.items():
+        if name not in _SPECS:
+            if name not in _FIELDS:
+                # Echoed back in the response, so lone surrogates are escaped to keep it UTF-8.
+                unknown.append(echo_safe(str(name)[:40]))
+        elif value is not None:  # null is the same as leaving the field out
+            value = _checked(name, value, errors)
+            if value is not None:
+                clean[name] = value
     if unknown:
-        errors["event"] = f"unknown field(s): {', '.join(unknown)}"
-    event_id = _text(raw, "event_id", 64, errors)
+        errors["event"] = f"unknown field(s): {', '.join(sorted(unknown))}"
+    event_id = clean.get("event_id", "")
     if not event_id and "event_id" not in errors:
         errors["event_id"] = "is required"
-    kind = _text(raw, "kind", 32, errors)
+    kind = clean.get("kind", "")
     if "kind" not in errors and kind not in _KINDS:
         errors["kind"] = f"must be one of {', '.join(sorted(_KINDS))}"
-    article_id = _int(raw, "article_id", 1, 2**63 - 1, errors)
-    external_id = _text(raw, "article_external_id", 255, errors)
+    article_id = clean.get("article_id")
+    external_id = clean.get("article_external_id", "")
     if (
         article_id is None
         and not external_id
-        and not {"article_id", "article_external_id"} & set(errors)
+        and "article_id" not in errors
+        and "article_external_id" not in errors
     ):
         errors["article_id"] = "is required (or article_external_id)"
-    dwell = _float(raw, "dwell_seconds", 0.0, MAX_DWELL_SECONDS, errors)
+    dwell = clean.get("dwell_seconds")
     if kind == EventKind.DWELL and dwell is None and "dwell_seconds" not in errors:
         errors["dwell_seconds"] = "is required for dwell events"
-    data = EventData(
+    occurred_at = (
+        now if "occurred_at" in errors else _occurred_at(clean.get("occurred_at", ""), now, errors)
+    )
+    if errors:
+        raise EventRejected({name: errors[name] for name in _REASON_ORDER if name in errors})
+    return EventData(
         event_id=event_id,
         kind=kind,
         article_id=article_id,
         article_external_id=external_id,
-        occurred_at=_occurred_at(raw, now, errors),
+        occurred_at=occurred_at,
         dwell_seconds=dwell,
-        read_depth=_float(raw, "read_depth", 0.0, 1.0, errors),
-        feed_slot=_int(raw, "feed_slot", 0, 10_000, errors),
-        surface=_text(raw, "surface", 32, errors),
-        recommendation_id=_text(raw, "recommendation_id", 64, errors),
-        device=_choice(raw, "device", _DEVICES, errors) or default_device,
-        local_hour=_int(raw, "local_hour", 0, 23, errors),
-        weekday=_int(raw, "weekday", 0, 6, errors),
-        referrer=_choice(raw, "referrer", _REFERRERS, errors),
-        session_id=_text(raw, "session_id", 64, errors),
+        read_depth=clean.get("read_depth"),
+        feed_slot=clean.get("feed_slot"),
+        surface=clean.get("surface", ""),
+        recommendation_id=clean.get("recommendation_id", ""),
+        device=clean.get("device") or default_device,
+        local_hour=clean.get("local_hour"),
+        weekday=clean.get("weekday"),
+        referrer=clean.get("referrer", ""),
+        session_id=clean.get("session_id", ""),
     )
-    if errors:
-        raise EventRejected(errors)
-    return data
 
 
 @dataclass
