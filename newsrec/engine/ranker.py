@@ -19,7 +19,7 @@ from newsrec.engine.rules import (
     freshness_decay,
     live_mask,
 )
-from newsrec.engine.scoring import Weights, combine, popularity, reader_features
+from newsrec.engine.scoring import Weights, clickthrough, combine, popularity, reader_features
 from newsrec.engine.signals import (
     SERVING_POSITION,
     RankingModel,
@@ -48,6 +48,7 @@ BREAKDOWN_KEYS = (
     "relevance",
     "affinity",
     "popularity",
+    "clickthrough",
     "context",
     "source",
     "base",
@@ -73,6 +74,7 @@ class Prepared:
     boosts: np.ndarray  # step 2 (boost/bury multipliers)
     decay: np.ndarray  # step 3 (freshness decay)
     popularity: np.ndarray
+    clickthrough: np.ndarray  # the hand formula's click-through feature
     sources: list[Any]  # each source's prepare() result
     signals: dict[str, np.ndarray] | None = None  # pool signals, when a model or caller needs them
 
@@ -192,6 +194,7 @@ class Ranker:
             boosts=boosts,
             decay=freshness_decay(pool, rules.freshness, context),
             popularity=popularity(pool),
+            clickthrough=clickthrough(pool),
             sources=[source.prepare_for(pool, context, rules) for source in self.sources],
             signals=(
                 pool_signals(pool, context.now, boosts)
@@ -375,6 +378,7 @@ class Ranker:
         features.update(
             relevance=query.sims.relevance(query.pool, rows),
             popularity=prepared.popularity[rows],
+            clickthrough=prepared.clickthrough[rows],
             source=source_scores,
             decay=prepared.decay[rows],
             rules=prepared.boosts[rows],

@@ -9,6 +9,7 @@ import numpy as np
 
 from newsrec.engine.errors import EngineInputError
 from newsrec.engine.pool import Pool
+from newsrec.engine.signals import smoothed_ctr
 from newsrec.engine.types import Context, ReaderState
 
 
@@ -16,12 +17,15 @@ from newsrec.engine.types import Context, ReaderState
 class Weights:
     """How features combine into one score; every feature lies in [0, 1].
 
-    ``base = relevance*r + affinity*a + popularity*p + context*c + source*s`` where
+    ``base = relevance*r + affinity*a + popularity*p + clickthrough*t + context*c + source*s``
+    where
 
     - r: best weighted cosine between the article and the reader's interest and seed vectors
       (negative similarities count as 0);
     - a: the reader's strongest explicit affinity to the article's section, tags or authors;
     - p: ``log1p(trending) / log1p(max trending in the pool)``;
+    - t: the article's smoothed click-through rate, scaled to [0, 1] between the pool's lowest
+      and highest (0 for every article while the pool has no impressions to tell them apart);
     - c: the reader's habit for the article's section in this (device, daypart);
     - s: the candidate source's own score times its source weight.
 
@@ -33,6 +37,10 @@ class Weights:
     relevance: float = 1.0
     affinity: float = 0.3
     popularity: float = 0.3
+    # Replaying NeMig DE val (docs/learning.md), the click-through rate alone ranks at AUC .575
+    # and similarity to the reader's history at .494: the formula without it scored below a
+    # plain popularity count (.4949 vs .5331); with 2.0 it scores .5594 (1.0: .5433, 3.0: .5653).
+    clickthrough: float = 2.0
     context: float = 0.2
     source: float = 0.3
     freshness: float = 0.5  # share of the score that decays with age
@@ -60,6 +68,18 @@ def popularity(pool: Pool) -> np.ndarray:
     trending = np.log1p(np.maximum(pool.trending, 0.0))
     top = float(trending.max()) if len(pool) else 0.0
     return (trending / top).astype(np.float32) if top > 0 else np.zeros(len(pool), np.float32)
+
+
+def clickthrough(pool: Pool) -> np.ndarray:
+    """Reader-independent click-through in [0, 1]: the smoothed rate between the pool's lowest
+    (0) and highest (1); all 0 when every article has the same rate (no impressions yet)."""
+    if not len(pool):
+        return np.zeros(0, np.float32)
+    rate, _ = smoothed_ctr(pool.clicks, pool.impressions)
+    low, high = float(rate.min()), float(rate.max())
+    if high - low <= 1e-9:
+        return np.zeros(len(pool), np.float32)
+    return ((rate - low) / (high - low)).astype(np.float32)
 
 
 def relevance(rows: np.ndarray, weights: np.ndarray, similarity: np.ndarray) -> np.ndarray:
@@ -109,6 +129,7 @@ def combine(weights: Weights, features: dict[str, np.ndarray]) -> np.ndarray:
         weights.relevance * features["relevance"]
         + weights.affinity * features["affinity"]
         + weights.popularity * features["popularity"]
+        + weights.clickthrough * features["clickthrough"]
         + weights.context * features["context"]
         + weights.source * features["source"]
         + weights.floor

@@ -1,6 +1,6 @@
 """Ranking signals for a learned model, and the scorer that turns them into one score.
 
-The hand-weighted formula (:class:`newsrec.engine.scoring.Weights`) reads five features; a
+The hand-weighted formula (:class:`newsrec.engine.scoring.Weights`) reads six features; a
 learned model reads every signal in :data:`SIGNALS`, computed for a reader's candidate rows from
 the same pool and reader state, with nothing from the future: every count in the pool is what
 the site had seen at ``context.now`` (the loaders take an explicit ``now``).

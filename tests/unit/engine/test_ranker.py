@@ -126,6 +126,28 @@ def test_weights_change_the_balance() -> None:
     assert popularity_only.article_ids[0] == 3
 
 
+def test_articles_readers_open_when_shown_rank_higher() -> None:
+    # same clicks and trending; 7 is a little older but opened by 1 in 2 who saw it, 8 by 1 in 40
+    shown = pool_of(
+        article(7, vector=axis(1), hours_old=3, clicks=5.0, impressions=10.0, trending=1.0),
+        article(8, vector=axis(2), hours_old=1, clicks=5.0, impressions=200.0, trending=1.0),
+    )
+    result = rank(shown, reader(), ctx(), NO_RULES)
+    assert result.article_ids == [7, 8]
+    by_id = {i.article_id: i.breakdown for i in result.items}
+    assert by_id[7]["clickthrough"] == pytest.approx(1.0)
+    assert by_id[8]["clickthrough"] == pytest.approx(0.0)
+    without = Ranker(weights=Weights(clickthrough=0)).rank(shown, reader(), ctx(), NO_RULES)
+    assert without.article_ids == [8, 7]  # the fresher one, when click-through does not count
+
+
+def test_click_through_is_silent_until_the_pool_has_impressions() -> None:
+    result = rank(NEWSROOM, interested_in(0), ctx(), NO_RULES)
+    assert all(i.breakdown["clickthrough"] == 0.0 for i in result.items)
+    old = Ranker(weights=Weights(clickthrough=0)).rank(NEWSROOM, interested_in(0), ctx(), NO_RULES)
+    assert result.article_ids == old.article_ids
+
+
 def test_feed_length_and_built_at() -> None:
     result = rank(NEWSROOM, interested_in(0), ctx(), NO_RULES, n=2)
     assert len(result.items) == 2
