@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import Count, Subquery
+from django.db.models import Count
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
@@ -54,35 +54,27 @@ def _site_rules() -> Rules:
 def article_related(*, article: Article, limit: int | None = None) -> list[Article]:
     """Nearest live neighbours of ``article`` by cosine distance, in one query.
 
-    The inner query is a plain ``ORDER BY distance LIMIT k`` that PostgreSQL always serves from
-    the HNSW index (filters there would tempt the planner into a sequential scan on mid-sized
-    tables); the outer query keeps the live ones (published, not embargoed, not retracted) that
-    the site-wide rules allow (blocklists, max age: "Related" is a recommendation too). When
-    too many neighbours are left out, it asks again for a wider neighbourhood.
+    One ``ORDER BY distance LIMIT k`` with every filter in its WHERE clause: live (published,
+    not embargoed, not retracted) and allowed by the site-wide rules (blocklists, max age:
+    "Related" is a recommendation too). PostgreSQL serves it from the HNSW index with pgvector's
+    iterative scan (``hnsw.iterative_scan``, set per connection in ``apps.py``), which keeps
+    walking the graph until ``k`` rows pass the filters, so no second, wider query is needed.
+    The scan is in relaxed order, hence the sort here.
     """
     if article.embedding is None:
         return []
     limit = limit or int(newsrec_settings.RELATED_LIMIT)
-    allowed = Article.objects.published().allowed_by(site_filters())
-    for widen in (4, 40):
-        nearest = (
-            Article.objects.filter(embedding__isnull=False)
-            .annotate(distance=CosineDistance("embedding", article.embedding))
-            .order_by("distance")
-            .values("pk")[: limit * widen + 1]
-        )
-        # Sorted here, not in SQL: an outer ORDER BY distance would send PostgreSQL back to
-        # the HNSW index with the IN filter, which can stop short of ``limit`` rows.
-        live = (
-            allowed.filter(pk__in=Subquery(nearest))
-            .exclude(pk=article.pk)
-            .defer("body", "embedding")
-            .annotate(distance=CosineDistance("embedding", article.embedding))
-        )
-        related: list[Article] = list(sorted(live, key=lambda a: (a.distance, a.pk))[:limit])
-        if len(related) == limit:
-            break
-    return related
+    nearest = (
+        Article.objects.published()
+        .allowed_by(site_filters())
+        .filter(embedding__isnull=False)
+        .exclude(pk=article.pk)
+        .defer("body", "embedding")
+        .annotate(distance=CosineDistance("embedding", article.embedding))
+        .order_by("distance")
+    )
+    related: list[Any] = list(nearest[:limit])  # Articles, each with its .distance
+    return sorted(related, key=lambda a: (a.distance, a.pk))
 
 
 def section_names() -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -133,3 +134,25 @@ def test_continue_reading_falls_back_to_the_newest_allowed(catalogue: list[Artic
     _site_rules({"kind": "block", "target_field": "section", "target_value": "Sport"})
     cards = _latest_cards(exclude={catalogue[1].pk}, limit=4)
     assert [c.article.pk for c in cards] == [a.pk for a in catalogue[2:8] if a.section != "Sport"]
+
+
+def test_related_articles_fill_the_list_when_a_whole_neighbourhood_is_blocked() -> None:
+    # 90 near copies of the article's own topic, all in a blocked section, then two allowed
+    # articles further away: related must reach past the blocked ones. (It looked at the
+    # nearest 4x, then 40x ``limit`` neighbours only, and came back empty here.)
+    seed = topic_vector(0, topics=2)
+    rng = np.random.default_rng(7)
+    near = [(seed + 0.05 * rng.normal(size=384)).astype(np.float32) for _ in range(91)]
+    article, *_copies = [
+        make_article(section="Sport", embedding=v / np.linalg.norm(v), embedding_status="ready")
+        for v in near
+    ]
+    allowed = [
+        make_article(
+            section="Culture", embedding=topic_vector(n, topics=2), embedding_status="ready"
+        )
+        for n in (1, 3)
+    ]
+    _site_rules({"kind": "block", "target_field": "section", "target_value": "Sport"})
+    related = selectors.article_related(article=article, limit=2)
+    assert {a.pk for a in related} == {a.pk for a in allowed}
