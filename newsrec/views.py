@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from typing import Any
 
 from django import forms
@@ -18,7 +17,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from newsrec import readers, selectors
+from newsrec import feeds, readers, selectors
+from newsrec.engine.sources import BecauseYouReadSource
 from newsrec.events import device_from_user_agent, event_hide_undo, events_ingest, local_hour_of
 from newsrec.models import Article, EventKind, Reader
 from newsrec.selectors import FeedCard
@@ -33,7 +33,7 @@ TRENDING_SIZE = 5
 SECTION_BLOCK_SIZE = 3
 SECTION_PAGE_SIZE = 24
 SIDE_LIST_SIZE = 4  # "More from <section>" and "Continue reading"
-BECAUSE_YOU_READ = "because_you_read"
+BECAUSE_YOU_READ = BecauseYouReadSource.name
 
 
 def _reader(request: HttpRequest) -> Reader | None:
@@ -53,21 +53,21 @@ def _latest_cards(*, exclude: set[int], limit: int) -> list[FeedCard]:
 
 
 def _rails(feed: selectors.ReaderFeed) -> list[dict[str, Any]]:
-    """Group "Because you read" items by their seed article, strongest seed first; each rail
-    keeps the diversity caps."""
-    cards, seeds = feed.cards, feed.seeds
-    groups: dict[int, list[FeedCard]] = defaultdict(list)
-    for card in cards:
-        if card.source == BECAUSE_YOU_READ and card.seed_id is not None:
-            groups[card.seed_id].append(card)
-    rails = []
-    for seed_id, members in list(groups.items())[:RAILS_MAX]:
-        seed = seeds.get(seed_id)
-        # A seed no longer live still names the rail, by the title the reason line carries.
-        title = seed.title if seed else members[0].reason.removeprefix("Because you read ")
-        shown = selectors.cards_capped(members, feed.caps, limit=RAIL_SIZE)
-        rails.append({"seed": seed, "title": title, "cards": shown})
-    return rails
+    """The "Because you read X" rails (``feeds.rails_group``, as the API groups them); each
+    rail keeps the diversity caps."""
+    return [
+        {
+            "seed": feed.seeds[seed_id],
+            "title": feed.seeds[seed_id].title,
+            "cards": selectors.cards_capped(members, feed.caps, limit=RAIL_SIZE),
+        }
+        for seed_id, members in feeds.rails_group(
+            feed.cards,
+            seed_of=lambda card: card.seed_id if card.source == BECAUSE_YOU_READ else None,
+            live_seeds=feed.seeds,
+            rails=RAILS_MAX,
+        )
+    ]
 
 
 def home(request: HttpRequest) -> HttpResponse:

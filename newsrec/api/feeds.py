@@ -233,24 +233,8 @@ def feed_response(request: Request, reader: Reader | None) -> Response:
     return _conditional(request, view, f"{device}-{hour}-{limit}-{section}", body)
 
 
-def rails_group(
-    items: list[dict[str, Any]], titles: dict[int, str], *, rails: int, per_rail: int
-) -> list[dict[str, Any]]:
-    """Group "because you read" items by their seed, in feed order; seeds without a title drop."""
-    grouped: dict[int, list[dict[str, Any]]] = {}
-    for item in items:
-        seed = item.get("seed_id")
-        if item.get("source") == BecauseYouReadSource.name and seed in titles:
-            grouped.setdefault(seed, []).append(item)
-    return [
-        {
-            "seed_id": seed,
-            "seed_title": titles[seed],
-            "title": f"Because you read {titles[seed]}",
-            "items": rail[:per_rail],
-        }
-        for seed, rail in list(grouped.items())[:rails]
-    ]
+def _byr_seed(item: dict[str, Any]) -> int | None:
+    return item.get("seed_id") if item.get("source") == BecauseYouReadSource.name else None
 
 
 def rails_response(request: Request, reader: Reader | None) -> Response:
@@ -271,7 +255,17 @@ def rails_response(request: Request, reader: Reader | None) -> Response:
                 "rules_version": view.rules_version,
                 "built_at": view.built_at,
                 "version": view.version,
-                "rails": rails_group(items, titles, rails=rails, per_rail=per_rail),
+                "rails": [
+                    {
+                        "seed_id": seed,
+                        "seed_title": titles[seed],
+                        "title": f"Because you read {titles[seed]}",
+                        "items": feeds.items_capped(members, view.caps)[:per_rail],
+                    }
+                    for seed, members in feeds.rails_group(
+                        items, seed_of=_byr_seed, live_seeds=titles, rails=rails
+                    )
+                ],
             }
         ).data
 

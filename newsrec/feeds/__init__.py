@@ -42,6 +42,7 @@ from newsrec.feeds.read import (
     feed_read,
     hard_filtered,
     items_capped,
+    rails_group,
 )
 from newsrec.feeds.rebuild import RebuildStats, feeds_rebuild, readers_kept, readers_to_refresh
 from newsrec.feeds.states import CLICK_SEED_WEIGHT, HistoryEvent, reader_state_build, reader_states
@@ -77,6 +78,7 @@ __all__ = [
     "pool_cache_clear",
     "pool_cached",
     "pool_load",
+    "rails_group",
     "reader_state_build",
     "reader_states",
     "readers_kept",

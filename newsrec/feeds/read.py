@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import psycopg
@@ -392,3 +392,25 @@ def _context_order(
         {**by_id[item.article_id], "reason": item.reason}
         for item in context_rerank(as_items, state, context)
     ]
+
+
+Item = TypeVar("Item")
+
+
+def rails_group(
+    items: Sequence[Item],
+    *,
+    seed_of: Callable[[Item], int | None],
+    live_seeds: Collection[int],
+    rails: int,
+) -> list[tuple[int, list[Item]]]:
+    """The "Because you read X" rails of a served feed, for the site and the API alike: its
+    items grouped by the seed ``seed_of`` names (None: not a "because you read" item), in feed
+    order, at most ``rails`` of them. A seed no longer live names no rail: a retracted or
+    unpublished story never headlines a rail again."""
+    grouped: dict[int, list[Item]] = {}
+    for item in items:
+        seed = seed_of(item)
+        if seed is not None and seed in live_seeds:
+            grouped.setdefault(seed, []).append(item)
+    return list(grouped.items())[:rails]

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from editorial.compiler import read_rules
 from editorial.experiments.selectors import running_experiment
-from newsrec import feeds, profiles, readers
+from newsrec import feeds, profiles, readers, selectors
 from newsrec.engine.rules import Rules
 from newsrec.models import Article, Event, EventKind, Feed, Reader, ReaderProfile
 from newsrec.templatetags.newsrec import body_html, newsrec_ago
@@ -149,6 +149,18 @@ def test_home_is_personalised_with_because_you_read_rails(catalogue: list[Articl
     assert seed.pk not in rail
     # Rails and "For you" never repeat a story.
     assert not set(rail) & set(_card_ids(html, "for-you-heading"))
+
+
+def test_a_retracted_story_never_headlines_a_rail(catalogue: list[Article]) -> None:
+    """Site and API group rails alike (feeds.rails_group): a seed no longer live names none."""
+    client = Client()
+    seed = catalogue[0]
+    _personalised(client, [seed])
+    assert f'Because you read <a href="/articles/{seed.pk}/">' in client.get("/").content.decode()
+    Article.objects.filter(pk=seed.pk).update(status="retracted")  # no signal: the feed stays
+    selectors.shared_reads_clear()
+    html = client.get("/").content.decode()
+    assert 'id="byr-1"' not in html  # no rail: before, one named by its items' reason line
 
 
 def test_trending_ranks_by_recent_clicks(catalogue: list[Article]) -> None:
