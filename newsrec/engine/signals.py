@@ -16,6 +16,7 @@ ranking's position bias. ``position`` is a training feature and is set to the sa
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -40,6 +41,7 @@ SIGNAL_HELP: tuple[tuple[str, str], ...] = (
     ("source", "the candidate source's own score"),
     ("popularity", "time-decayed clicks, log-scaled to the pool's maximum"),
     ("ctr", "smoothed click-through rate (clicks + prior) / (impressions + strength)"),
+    ("ctr_content", "click-through rate smoothed towards what articles like it are opened at"),
     ("section_ctr", "smoothed click-through rate of the article's section"),
     ("tag_ctr", "best smoothed click-through rate of the article's tags"),
     ("author_ctr", "best smoothed click-through rate of the article's authors"),
@@ -56,6 +58,8 @@ SIGNALS: tuple[str, ...] = tuple(name for name, _ in SIGNAL_HELP)
 SERVING_POSITION = 0.0
 CTR_STRENGTH = 10.0  # impressions' worth of the prior in the smoothed CTR
 CTR_PRIOR = 0.1  # the prior click-through rate when the pool has no impressions at all
+CONTENT_RIDGE = 10.0  # L2 penalty of the content prior's regression (tuned on NeMig DE val)
+CONTENT_MIN_SHOWN = 50  # articles with impressions needed before content predicts a prior
 
 
 class RankingModel(Protocol):
@@ -79,12 +83,68 @@ def smoothed_ctr(clicks: np.ndarray, impressions: np.ndarray) -> tuple[np.ndarra
     return ctr.astype(np.float32), prior
 
 
+def beta_strength(clicks: np.ndarray, impressions: np.ndarray) -> float:
+    """How many impressions' worth the prior of a Beta-smoothed click-through rate is: fitted by
+    the method of moments to the spread of the shown articles' rates beyond binomial noise
+    (1 to 1,000; :data:`CTR_STRENGTH` when too few articles were shown to tell)."""
+    shown = impressions > 0
+    n = impressions[shown].astype(np.float64)
+    c = np.minimum(np.maximum(clicks[shown], 0.0), n)
+    if len(n) < CONTENT_MIN_SHOWN or c.sum() <= 0:
+        return CTR_STRENGTH
+    mean = float(c.sum() / n.sum())
+    spread = float((n * (c / n - mean) ** 2).sum() / n.sum())
+    noise = len(n) * mean * (1.0 - mean) / float(n.sum())
+    true_spread = max(spread - noise, 1e-9)
+    return float(np.clip(mean * (1.0 - mean) / true_spread - 1.0, 1.0, 1000.0))
+
+
+_content_cache: weakref.WeakKeyDictionary[Pool, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def content_ctr(pool: Pool) -> np.ndarray:
+    """Per row: the click-through rate smoothed towards a prior of its own, predicted from the
+    article's embedding (a ridge regression of the shown articles' smoothed rates, weighted by
+    their impressions) instead of one pool-wide prior: a new or rarely shown article starts at
+    what articles like it are opened at. The prior's strength is :func:`beta_strength`.
+
+    On NeMig DE val this rate alone ranks at AUC .5806 / nDCG@10 .6072 against .5749 / .6002 for
+    :func:`smoothed_ctr`. Reader-independent and a function of the pool only, so it is computed
+    once per pool object (a ridge over the embedding dimensions, about 0.1 s for 10,000 rows).
+    """
+    cached = _content_cache.get(pool)
+    if cached is not None:
+        return cached
+    clicks = np.maximum(pool.clicks, 0.0)
+    shown = np.maximum(pool.impressions, clicks)
+    rows = np.flatnonzero(shown > 0)
+    strength = beta_strength(clicks, shown)
+    total = float(shown.sum())
+    mean = float(clicks.sum()) / total if total > 0 else CTR_PRIOR
+    mean = min(max(mean, 1e-4), 1.0)
+    prior = np.full(len(pool), mean, np.float64)
+    if len(rows) >= CONTENT_MIN_SHOWN and clicks.sum() > 0:
+        design = np.hstack([pool.embeddings[rows].astype(np.float64), np.ones((len(rows), 1))])
+        lift = ((clicks[rows] + strength * mean) / (shown[rows] + strength)) / mean - 1.0
+        root = np.sqrt(shown[rows])[:, None]
+        weighted = design * root
+        gram = weighted.T @ weighted + CONTENT_RIDGE * np.eye(design.shape[1])
+        beta = np.linalg.solve(gram, weighted.T @ (lift[:, None] * root)).ravel()
+        if np.isfinite(beta).all():
+            predicted = pool.embeddings.astype(np.float64) @ beta[:-1] + beta[-1]
+            prior = np.clip(mean * (1.0 + predicted), 1e-4, 1.0)
+    out = ((clicks + strength * prior) / (shown + strength)).astype(np.float32)
+    _content_cache[pool] = out
+    return out
+
+
 def pool_signals(pool: Pool, now: float, boosts: np.ndarray) -> dict[str, np.ndarray]:
     """The reader-independent signals of every pool row (computed once per batch) beyond the
     hand formula's features ("popularity", "decay"), which the ranker adds itself."""
     ctr, prior = smoothed_ctr(pool.clicks, pool.impressions)
     return {
         "ctr": ctr,
+        "ctr_content": content_ctr(pool),
         "section_ctr": label_ctr(pool, pool.sections, prior),
         "tag_ctr": label_ctr(pool, pool.tags, prior),
         "author_ctr": label_ctr(pool, pool.authors, prior),
@@ -146,6 +206,7 @@ SIGNAL_REASONS: dict[str, str] = {
     "clicks": "Popular right now",
     "clicks_long": "Popular this month",
     "ctr": "Readers who see this often open it",
+    "ctr_content": "Readers who see this often open it",
     "section_ctr": "Readers who see this often open it",
     "tag_ctr": "Readers who see this often open it",
     "author_ctr": "Readers who see this often open it",

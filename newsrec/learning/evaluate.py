@@ -55,6 +55,7 @@ SIGNAL_GROUPS: dict[str, tuple[str, ...]] = {
     "popularity": ("popularity", "clicks", "impressions"),
     "long-window popularity": ("clicks_long",),
     "click-through rate": ("ctr",),
+    "content-smoothed click-through": ("ctr_content",),
     "section/tag/author click-through": ("section_ctr", "tag_ctr", "author_ctr"),
     "freshness": ("age_days", "decay"),
     "candidate source": ("source",),

@@ -8,8 +8,24 @@ import numpy as np
 import pytest
 
 from newsrec.engine import Boost, EngineInputError, Filters, Pin, Ranker, Rules
-from newsrec.engine.signals import SIGNALS, smoothed_ctr
-from tests.unit.engine.builders import NO_RULES, article, ctx, interested_in, pool_of, reader
+from newsrec.engine.pool import ArticleMeta
+from newsrec.engine.signals import (
+    CTR_PRIOR,
+    CTR_STRENGTH,
+    SIGNALS,
+    beta_strength,
+    content_ctr,
+    smoothed_ctr,
+)
+from tests.unit.engine.builders import (
+    NO_RULES,
+    article,
+    axis,
+    ctx,
+    interested_in,
+    pool_of,
+    reader,
+)
 
 POOL = pool_of(
     article(1, section="Politics", clicks=2.0, impressions=40.0),
@@ -35,6 +51,44 @@ def test_smoothed_ctr_shrinks_towards_the_pool_rate() -> None:
     assert prior == pytest.approx(31 / 160)
     assert ctr[0] == pytest.approx(prior)  # never shown: the prior itself
     assert ctr[2] < prior < ctr[1] < 0.5  # shrunk towards the prior, ordered by evidence
+
+
+def test_beta_strength_recovers_the_spread_of_true_rates() -> None:
+    rng = np.random.default_rng(3)
+    rates = rng.beta(0.2 * 40, 0.8 * 40, size=2000)  # a prior worth 40 impressions
+    shown = rng.integers(5, 200, size=2000).astype(np.float64)
+    clicks = rng.binomial(shown.astype(np.int64), rates).astype(np.float64)
+    assert 30 < beta_strength(clicks, shown) < 55
+    # rates that differ only by binomial noise: the prior outweighs any article's evidence
+    same = rng.binomial(shown.astype(np.int64), 0.2).astype(np.float64)
+    assert beta_strength(same, shown) > 200
+    assert beta_strength(np.zeros(3), np.ones(3)) == CTR_STRENGTH  # too few to tell
+
+
+def _content_pool(new_like: int) -> list[ArticleMeta]:
+    """60 shown articles: those along axis 0 opened 1 in 2, along axis 1 1 in 20; one unshown."""
+    shown = [
+        article(k, vector=axis(k % 2, 0.1, towards=2 + k % 5), clicks=10.0 if k % 2 == 0 else 1.0,
+                impressions=20.0)
+        for k in range(1, 61)
+    ]  # fmt: skip
+    return [*shown, article(100, vector=axis(new_like))]
+
+
+def test_content_ctr_starts_a_new_article_where_articles_like_it_are() -> None:
+    like_opened = pool_of(*_content_pool(0))
+    like_ignored = pool_of(*_content_pool(1))
+    new_opened = content_ctr(like_opened)[like_opened.index[100]]
+    new_ignored = content_ctr(like_ignored)[like_ignored.index[100]]
+    plain, prior = smoothed_ctr(like_opened.clicks, like_opened.impressions)
+    assert new_ignored < prior < new_opened  # the one pool-wide prior knows neither
+    assert plain[like_opened.index[100]] == pytest.approx(prior)
+    assert content_ctr(like_opened) is content_ctr(like_opened)  # once per pool
+
+
+def test_content_ctr_is_the_plain_prior_without_impressions() -> None:
+    pool = pool_of(article(1), article(2, vector=axis(3)))
+    assert np.allclose(content_ctr(pool), CTR_PRIOR)
 
 
 def test_score_candidates_scores_the_given_articles_in_their_order() -> None:
