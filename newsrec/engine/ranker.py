@@ -48,7 +48,6 @@ BREAKDOWN_KEYS = (
     "relevance",
     "affinity",
     "popularity",
-    "clickthrough",
     "context",
     "source",
     "base",
@@ -58,6 +57,9 @@ BREAKDOWN_KEYS = (
     "unclicked",
     "fatigue",
     "score",
+    # new keys go last: stored feeds keep breakdowns as bare lists in this order, and one built
+    # before a key was added must still read with the right names
+    "clickthrough",
 )
 _SCORE = BREAKDOWN_KEYS.index("score")
 

@@ -263,3 +263,17 @@ def test_empty_pool_gives_empty_feed() -> None:
 def test_bad_input_raises_clear_errors(call: object, message: str) -> None:
     with pytest.raises(EngineInputError, match=message):
         call()  # type: ignore[operator]
+
+
+def test_a_feed_stored_before_the_click_through_term_reads_with_the_right_names() -> None:
+    from newsrec.feeds import breakdown_of
+
+    # the twelve values a feed stored before "clickthrough" existed, in the order of that time
+    old = [0.9, 0.1, 0.2, 0.3, 0.4, 1.5, 0.5, 0.75, 1.0, 0.0, 1.0, 1.1]
+    names = ["relevance", "affinity", "popularity", "context", "source", "base", "decay",
+             "freshness", "rules", "unclicked", "fatigue", "score"]  # fmt: skip
+    assert breakdown_of({"breakdown": old}) == dict(zip(names, old, strict=True))
+    result = rank(NEWSROOM, interested_in(0), ctx(), NO_RULES)
+    assert breakdown_of({"breakdown": list(result.items[0].breakdown.values())})[
+        "score"
+    ] == pytest.approx(result.items[0].score)
