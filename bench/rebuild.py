@@ -271,6 +271,30 @@ def _purge_queue(app: Any) -> None:
         conn.default_channel.queue_purge(os.environ["CELERY_QUEUE"])
 
 
+def task_seconds_in(text: str) -> list[float]:
+    """feeds_rebuild_readers run times in a worker log: Celery's plain "succeeded in" lines, or
+    the JSON lines of newsrec's task logging (``runtime_ms``), whichever the log holds."""
+    plain = r"feeds_rebuild_readers\[[^\]]+\] succeeded in ([0-9.]+)s"
+    found = [float(x) for x in re.findall(plain, text)]
+    if found:
+        return found
+    out = []
+    for line in text.splitlines():
+        if "feeds_rebuild_readers" not in line or '"runtime_ms"' not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if (
+            str(record.get("task", "")).endswith("feeds_rebuild_readers")
+            and record.get("state") == "SUCCESS"
+            and record.get("runtime_ms") is not None
+        ):
+            out.append(float(record["runtime_ms"]) / 1000.0)
+    return out
+
+
 class Workers:
     """One real Celery worker, prefork with ``concurrency`` processes, on this run's queue."""
 
@@ -322,8 +346,7 @@ class Workers:
         """Run times of the feeds_rebuild_readers tasks, from the worker's INFO log."""
         self._log.flush()
         text = self.log_path.read_text(errors="replace")
-        pattern = r"feeds_rebuild_readers\[[^\]]+\] succeeded in ([0-9.]+)s"
-        return [float(x) for x in re.findall(pattern, text)]
+        return task_seconds_in(text)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
