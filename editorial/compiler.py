@@ -10,7 +10,6 @@ value (MMR lambda, a half-life, a max age); blocklists, boosts, caps and pins al
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from editorial.strategies import RulesBuilder, article_id_of, strategy_for
 from newsrec.engine.errors import EngineInputError
 from newsrec.engine.rules import Filters, Freshness, Rules
 from newsrec.feeds import site_diversity
+from newsrec.memo import Memo
 from newsrec.providers import ReadRules
 
 log = logging.getLogger(__name__)
@@ -194,20 +194,16 @@ def _snapshot_load() -> _Snapshot:
     )
 
 
-_memo: dict[str, tuple[float, _Snapshot]] = {}
+_snapshots: Memo[_Snapshot] = Memo("live rule sets", MEMO_SECONDS)
 
 
 def _snapshot() -> _Snapshot:
-    loaded, snapshot = _memo.get("live", (0.0, None))  # type: ignore[arg-type]
-    if snapshot is None or time.monotonic() - loaded > MEMO_SECONDS:
-        snapshot = _snapshot_load()
-        _memo["live"] = (time.monotonic(), snapshot)
-    return snapshot
+    return _snapshots.get(_snapshot_load)
 
 
 def live_rules_memo_clear() -> None:
     """Forget this process's copy of the live sets (after a change it made itself)."""
-    _memo.clear()
+    _snapshots.clear()
     _live_compiled.clear()
 
 

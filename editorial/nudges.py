@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from editorial.models import NudgeSetting
+from newsrec.memo import Memo
 from newsrec.providers import NudgePolicy, SettingsNudges
 
 # Pages read the policies on every render: each process reads the table at most this often.
 # A save clears this process's copy at once; other processes follow within these seconds.
 POLICY_MEMO_SECONDS = 5.0
 
-_memo: tuple[float, dict[str, NudgePolicy]] = (0.0, {})
+_policies: Memo[dict[str, NudgePolicy]] = Memo("nudge policies", POLICY_MEMO_SECONDS)
 
 
 def policy_of(setting: NudgeSetting) -> NudgePolicy:
@@ -29,19 +29,12 @@ def policy_of(setting: NudgeSetting) -> NudgePolicy:
 
 def nudge_policies() -> dict[str, NudgePolicy]:
     """The stored policies by kind, memoised per process for POLICY_MEMO_SECONDS."""
-    global _memo
-    loaded_at, policies = _memo
-    now = time.monotonic()
-    if loaded_at == 0.0 or now - loaded_at > POLICY_MEMO_SECONDS:
-        policies = {s.kind: policy_of(s) for s in NudgeSetting.objects.all()}
-        _memo = (now, policies)
-    return policies
+    return _policies.get(lambda: {s.kind: policy_of(s) for s in NudgeSetting.objects.all()})
 
 
 def nudge_policies_clear(**kwargs: Any) -> None:
     """Forget the memo (connected to saves and deletes of NudgeSetting)."""
-    global _memo
-    _memo = (0.0, {})
+    _policies.clear()
 
 
 class EditorialNudges:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from newsrec.conf import newsrec_settings
 from newsrec.engine.diversity import caps_keep
 from newsrec.engine.ranker import PIN_SOURCE
 from newsrec.engine.rules import Cap, Filters, Rules
+from newsrec.memo import Memo
 from newsrec.models import Article, ArticleQuerySet, Event, EventKind, Reader
 from newsrec.providers import rules_provider
 
@@ -106,7 +106,7 @@ CARD_FIELDS = (
 # memoised per process for this long; a reader's hidden articles are dropped afterwards, and
 # withdrawn articles (feeds.withdrawn_ids) at once.
 SHARED_READ_SECONDS = 30.0
-_shared: dict[tuple[Any, ...], tuple[float, Any]] = {}
+_shared: Memo[Any] = Memo("shared page blocks", SHARED_READ_SECONDS)
 T = TypeVar("T")
 
 
@@ -118,13 +118,7 @@ def _shared_read(key: tuple[Any, ...], query: Callable[[], T]) -> T:
     """
     if connection.in_atomic_block:
         return query()
-    now = time.monotonic()
-    hit = _shared.get(key)
-    if hit is not None and now - hit[0] < SHARED_READ_SECONDS:
-        return hit[1]  # type: ignore[no-any-return]
-    value = query()
-    _shared[key] = (now, value)  # threads may race to refresh it: the same rows either way
-    return value
+    return _shared.get(query, key)  # type: ignore[no-any-return]
 
 
 def shared_reads_clear() -> None:

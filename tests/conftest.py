@@ -86,15 +86,13 @@ def shared_data() -> Path:
 
 @pytest.fixture(autouse=True)
 def _process_memos() -> Iterator[None]:
-    """Per-process memos (live rules, running experiment, pool, withdrawn ids) must not leak
-    between tests."""
+    """Per-process memos (live rules, running experiment, nudge policies, withdrawn ids, shared
+    page blocks) and the pool cache must not leak between tests."""
     yield
     from editorial.compiler import live_rules_memo_clear
-    from editorial.experiments.selectors import running_memo_clear
-    from newsrec import feeds, selectors
+    from newsrec import feeds
+    from newsrec.memo import memos_clear
 
-    live_rules_memo_clear()
-    running_memo_clear()
+    memos_clear()
+    live_rules_memo_clear()  # also its compiled rules, keyed by version
     feeds.pool_cache_clear()
-    feeds.withdrawn.withdrawn_local_clear()
-    selectors.shared_reads_clear()

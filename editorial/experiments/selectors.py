@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,13 +22,14 @@ from editorial.experiments.stats import (
 )
 from editorial.experiments.stats import variant_figures as figures_of
 from editorial.models import Experiment, ExperimentStatus, Variant, VariantKind
+from newsrec.memo import Memo
 from newsrec.models import Event, Reader
 
 # Feed reads are hot: each process looks the running experiment up at most this often. Start
 # and stop clear this process's copy at once; other processes follow within these seconds.
 RUNNING_MEMO_SECONDS = 5.0
 
-_memo: tuple[float, RunningExperiment | None] = (0.0, None)
+_running: Memo[RunningExperiment | None] = Memo("running experiment", RUNNING_MEMO_SECONDS)
 
 
 def running_experiment_load() -> RunningExperiment | None:
@@ -52,18 +52,11 @@ def running_experiment_load() -> RunningExperiment | None:
 
 def running_experiment() -> RunningExperiment | None:
     """The running experiment, memoised per process for RUNNING_MEMO_SECONDS."""
-    global _memo
-    loaded_at, running = _memo
-    now = time.monotonic()
-    if now - loaded_at > RUNNING_MEMO_SECONDS or loaded_at == 0.0:
-        running = running_experiment_load()
-        _memo = (now, running)
-    return running
+    return _running.get(running_experiment_load)
 
 
 def running_memo_clear() -> None:
-    global _memo
-    _memo = (0.0, None)
+    _running.clear()
 
 
 def reader_arm(*, reader: Reader | None) -> Arm | None:

@@ -6,10 +6,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from newsrec.memo import Memo
+
 WITHDRAWN_KEY = "newsrec:withdrawn"
 WITHDRAWN_SECONDS = 6 * 3600  # longer than any fan-out takes to rebuild every feed
 WITHDRAWN_LOCAL_SECONDS = 2.0  # each process re-reads the shared list at most this often
-_withdrawn_local: dict[str, tuple[float, frozenset[int]]] = {}
+_withdrawn_local: Memo[frozenset[int]] = Memo("withdrawn articles", WITHDRAWN_LOCAL_SECONDS)
 
 
 def articles_withdraw(*, article_ids: Sequence[int]) -> None:
@@ -32,12 +34,11 @@ def withdrawn_ids() -> frozenset[int]:
     """Articles withdrawn since the feeds were built: one small cache read every 2 s per process."""
     from django.core.cache import cache
 
-    checked, ids = _withdrawn_local.get("ids", (0.0, frozenset()))
-    if time.monotonic() - checked > WITHDRAWN_LOCAL_SECONDS:
+    def load() -> frozenset[int]:
         now = time.time()
-        ids = frozenset(k for k, v in (cache.get(WITHDRAWN_KEY) or {}).items() if v > now)
-        _withdrawn_local["ids"] = (time.monotonic(), ids)
-    return ids
+        return frozenset(k for k, v in (cache.get(WITHDRAWN_KEY) or {}).items() if v > now)
+
+    return _withdrawn_local.get(load)
 
 
 def without_withdrawn(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
