@@ -227,6 +227,8 @@ def run(args: argparse.Namespace) -> None:
                              "p95": round(sorted(single)[int(0.95 * (len(single) - 1))], 1),
                              "max": round(max(single), 1), "runs": len(single)},
         "single_reader_baseline_uncached_pool_ms": round(statistics.median(naive_single), 1),
+        "single_reader_speedup": round(statistics.median(naive_single)
+                                       / statistics.median(single), 1),
         "single_target_ms": TARGET_SINGLE_MS,
         "aggregate_readers": result.readers,
         "aggregate_s": round(agg.seconds, 3),
