@@ -90,6 +90,9 @@ def fanout_resume(*, enqueue: Any, now: float | None = None) -> int:
         .values_list("reader_id", flat=True)
     )
     if not stale:
+        # Every kept feed follows the live rules: the run is done, whatever its counter says
+        # (a chunk whose worker died after its commit but before counting itself).
+        cache.add(f"{base}:finished", now, timeout=7 * 86400)
         return 0
     cache.set_many({f"{base}:moved": now, f"{base}:resumes": resumes + 1}, timeout=7 * 86400)
     ids = [r for r in stale if r is not None]
@@ -114,7 +117,7 @@ def fanout_progress() -> dict[str, Any] | None:
     remaining = max(run["total"] - done, 0)
     return {
         **run,
-        "done": min(done, run["total"]),
+        "done": run["total"] if finished else min(done, run["total"]),
         "elapsed_seconds": round(elapsed, 1),
         # how long the run took (not the time since it started), once it is done
         "duration_seconds": round((finished or time.time()) - run["started"], 1),

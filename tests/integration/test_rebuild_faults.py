@@ -233,6 +233,13 @@ def test_the_sweeper_enqueues_nothing_when_nothing_is_stale(
         assert feeds.fanout_resume(enqueue=lambda *c: enqueued.append(c), now=later) == 0
     assert enqueued == []
     assert Feed.objects.filter(reader_id__in=ids, rules_version=2).count() == 3
+    # ... is finished: its counter would otherwise stay short of its total for ever
+    progress = feeds.fanout_progress()
+    assert progress is not None
+    assert progress["finished"]
+    assert progress["done"] == progress["total"]
+    with django_assert_max_num_queries(0):  # and the sweeper leaves it alone from now on
+        assert feeds.fanout_resume(enqueue=lambda *c: enqueued.append(c), now=later + 60) == 0
 
 
 def test_the_sweeper_runs_every_half_minute() -> None:
