@@ -132,6 +132,9 @@ def section_max(pool: Pool, codes: np.ndarray, values: np.ndarray) -> np.ndarray
     return best[codes + 1]
 
 
+RECENT_READING = "Because of your recent reading"  # "because you read" without naming the seed
+
+
 class CandidateSource:
     """Base class: propose candidates and explain them."""
 
@@ -328,7 +331,7 @@ class BecauseYouReadSource(CandidateSource):
 
     def reason(self, pool: Pool, reader: ReaderState, row: int, seed: int) -> str:
         title = seed_title(pool, reader, seed)
-        return f"Because you read {title}" if title else "Because of your recent reading"
+        return f"Because you read {title}" if title else RECENT_READING
 
 
 class CovisitSource(CandidateSource):

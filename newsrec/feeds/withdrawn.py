@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from newsrec.engine.sources import RECENT_READING
 from newsrec.memo import Memo
 
 WITHDRAWN_KEY = "newsrec:withdrawn"
@@ -42,7 +43,13 @@ def withdrawn_ids() -> frozenset[int]:
 
 
 def without_withdrawn(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored items without the withdrawn articles; an item whose "because you read" seed was
+    withdrawn keeps its place but no longer names that story (nor heads a rail with it)."""
     gone = withdrawn_ids()
     if not gone:
         return items
-    return [i for i in items if i["article_id"] not in gone]
+    return [
+        {**i, "reason": RECENT_READING, "seed_id": None} if i.get("seed_id") in gone else i
+        for i in items
+        if i["article_id"] not in gone
+    ]

@@ -164,6 +164,25 @@ def test_a_retracted_story_never_headlines_a_rail(catalogue: list[Article]) -> N
     assert 'id="byr-1"' not in html  # no rail: before, one named by its items' reason line
 
 
+def test_a_withdrawn_story_is_no_longer_named_in_the_reasons_of_a_feed(
+    catalogue: list[Article], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = Client()
+    seed = catalogue[0]
+    _personalised(client, [seed])
+    named = f"Because you read {seed.title}"
+    assert named in client.get("/").content.decode()
+    Article.objects.filter(pk=seed.pk).update(status="retracted")
+    # what the retraction's feeds.articles_withdraw tells every process until the rebuild
+    monkeypatch.setattr(feeds.withdrawn, "withdrawn_ids", lambda: frozenset({seed.pk}))
+    selectors.shared_reads_clear()
+    html = client.get("/").content.decode()
+    assert named not in html
+    assert "Because of your recent reading" in html
+    items = client.get("/api/v1/feeds/me/").json()["items"]
+    assert not [i for i in items if seed.title in i["reason"]]
+
+
 def test_trending_ranks_by_recent_clicks(catalogue: list[Article]) -> None:
     reader = cast(Reader, ReaderFactory.create())
     popular = catalogue[20]
