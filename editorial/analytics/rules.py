@@ -21,6 +21,7 @@ from editorial.analytics.figures import (
     hour_floor,
     total,
 )
+from editorial.experiments.stats import difference_interval
 from editorial.models import (
     ArticleHourStats,
     Facet,
@@ -188,6 +189,22 @@ class Comparison:
         if self.before.ctr is None or self.after.ctr is None:
             return None
         return 100 * (self.after.ctr - self.before.ctr)
+
+    @property
+    def ctr_change_interval(self) -> tuple[float, float] | None:
+        """95 % interval of the CTR change, in percentage points. Impressions count as
+        independent here (the hourly rows keep no per-reader sums): one reader's repeated
+        views make the true interval somewhat wider."""
+        found = difference_interval(
+            self.after.clicks, self.after.impressions, self.before.clicks, self.before.impressions
+        )
+        return None if found is None else (100 * found[0], 100 * found[1])
+
+    @property
+    def ctr_change_clear(self) -> bool:
+        """Whether the interval leaves out "no change"."""
+        found = self.ctr_change_interval
+        return found is not None and (found[0] > 0 or found[1] < 0)
 
     @property
     def pin_lift(self) -> float | None:

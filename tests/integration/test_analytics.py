@@ -250,6 +250,11 @@ def test_did_my_rule_help_compares_equal_windows_and_a_pin_with_its_slot() -> No
     assert pin_line.slot_after.ctr == 0.1
     assert pin_line.pin_lift == pytest.approx(5.0)
     assert pin_line.ctr_change == pytest.approx(40.0)
+    # 1 of 10 against 5 of 10: Wald's interval of the change, 40 +- 1.96 * 18.44 points
+    low, high = pin_line.ctr_change_interval or (0.0, 0.0)
+    assert (low, high) == (pytest.approx(3.9, abs=0.05), pytest.approx(76.1, abs=0.05))
+    assert pin_line.ctr_change_clear
+    assert not everything.ctr_change_clear  # 3 of 20 against 6 of 20 could be chance
     assert (block_line.before.clicks, block_line.after.clicks) == (2, 1)  # Sport's
 
     client = Client()
@@ -261,6 +266,8 @@ def test_did_my_rule_help_compares_equal_windows_and_a_pin_with_its_slot() -> No
     assert page.status_code == 200
     assert 'id="impact-table"' in html
     assert "40.0 points" in html
+    assert "(95 % interval 3.9 to 76.1: a clear change)" in html
+    assert "could be chance" in html
     assert "\u00d75.00" in html
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in html
     assert "v1 published" in html
