@@ -138,13 +138,14 @@ def catalogue_create(n: int, *, seed: int) -> list[int]:
     from django.db import connection
     from django.utils import timezone
 
+    from newsrec.conf import newsrec_settings
     from newsrec.models import Article, EmbeddingStatus, Reader
 
     with connection.cursor() as cursor:  # a throwaway database: start from nothing
         for model in (Article, Reader):
             cursor.execute(f"TRUNCATE {model._meta.db_table} RESTART IDENTITY CASCADE")
     rng = np.random.default_rng(seed)
-    vectors = rng.normal(size=(n, 384)).astype(np.float32)
+    vectors = rng.normal(size=(n, int(newsrec_settings.EMBEDDING_DIMENSIONS))).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     now = timezone.now()
     Article.objects.bulk_create(

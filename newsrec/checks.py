@@ -1,10 +1,18 @@
 """System checks with stable ids: pgvector present, model loadable offline, dimensions agree.
 
 - newsrec.E001: the database lacks the pgvector extension.
-- newsrec.E002: the embedding model's dimension differs from the vector column.
+- newsrec.E002: the embedding model's output width differs from NEWSREC["EMBEDDING_DIMENSIONS"],
+  or that setting is not a usable width (an integer from 1 to 2000, the HNSW index's limit).
 - newsrec.E003: the embedding model cannot be loaded offline.
 - newsrec.E004: NEWSREC["RANKER"] or ["CANDIDATE_SOURCES"] names no usable class.
+- newsrec.E005 (database): a vector column in the database (articles' embedding, readers'
+  interest vector) is not as wide as NEWSREC["EMBEDDING_DIMENSIONS"]; the fix is
+  ``manage.py newsrec_embedding_width``.
+- newsrec.E006 (database): a vector column is not as wide as the embedding model's output (only
+  reported when the model also differs from the setting; otherwise E005 says it).
 - newsrec.W001 (deploy): the reader cookie would be sent over plain HTTP.
+
+The database checks run where Django runs them: ``migrate`` and ``check --database default``.
 """
 
 from __future__ import annotations
@@ -16,10 +24,12 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import connections
-from django.db.utils import OperationalError
+from django.db.utils import OperationalError, ProgrammingError
 
 from newsrec.conf import newsrec_settings
-from newsrec.models import EMBEDDING_DIMENSIONS
+
+# pgvector's HNSW index takes vectors of at most 2,000 dimensions.
+MAX_INDEXED_DIMENSIONS = 2000
 
 
 @register(Tags.database)
@@ -84,19 +94,52 @@ def resolve_model_path(name: str | None) -> Path | None:
         return None
 
 
+def configured_dimensions() -> int | None:
+    """NEWSREC["EMBEDDING_DIMENSIONS"] when it is a usable width, else None (E002 says why)."""
+    value = newsrec_settings.EMBEDDING_DIMENSIONS
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 1 <= value <= MAX_INDEXED_DIMENSIONS else None
+
+
+def model_dimensions() -> int | None:
+    """Output width of the configured sentence-transformers model, read from its files; None
+    for other embedders (their width is only known once loaded) or a model not on disk."""
+    from newsrec.embedders.sentence_transformers import SentenceTransformerEmbedder
+
+    if not issubclass(newsrec_settings.EMBEDDER, SentenceTransformerEmbedder):
+        return None
+    try:
+        path = resolve_model_path(newsrec_settings.EMBEDDING_MODEL)
+    except ImportError:
+        return None
+    if path is None or not (path / "config.json").exists():
+        return None
+    return model_dimension_from_disk(path)
+
+
+def _migrate_hint(dims: int) -> str:
+    return (
+        f"Set NEWSREC['EMBEDDING_DIMENSIONS'] = {dims} and run `manage.py "
+        f"newsrec_embedding_width --dimensions {dims} --yes` (clears the stored vectors, which "
+        "are then embedded again)."
+    )
+
+
 @register("newsrec")
 def check_embedding_model(**kwargs: Any) -> list[Error]:
     from newsrec.embedders.sentence_transformers import SentenceTransformerEmbedder
 
     embedder_class = newsrec_settings.EMBEDDER
-    configured = int(newsrec_settings.EMBEDDING_DIMENSIONS)
+    configured = configured_dimensions()
     errors: list[Error] = []
-    if configured != EMBEDDING_DIMENSIONS:
+    if configured is None:
         errors.append(
             Error(
-                f"NEWSREC['EMBEDDING_DIMENSIONS'] is {configured} but the vector column has "
-                f"{EMBEDDING_DIMENSIONS} dimensions.",
-                hint="Use a model of the column's width, or migrate the column to the new width.",
+                f"NEWSREC['EMBEDDING_DIMENSIONS'] is "
+                f"{newsrec_settings.EMBEDDING_DIMENSIONS!r}; it must be an integer from 1 to "
+                f"{MAX_INDEXED_DIMENSIONS} (the HNSW index's limit).",
+                hint="Set it to the embedding model's output width (all-MiniLM-L6-v2: 384).",
                 id="newsrec.E002",
             )
         )
@@ -122,15 +165,62 @@ def check_embedding_model(**kwargs: Any) -> list[Error]:
         )
         return errors
     dims = model_dimension_from_disk(path)
-    if dims is not None and dims != EMBEDDING_DIMENSIONS:
+    if dims is not None and configured is not None and dims != configured:
         errors.append(
             Error(
-                f"The embedding model outputs {dims} dimensions but the vector column has "
-                f"{EMBEDDING_DIMENSIONS}.",
-                hint="Pick a model of the column's width, or migrate the column to the new width.",
+                f"The embedding model outputs {dims} dimensions but "
+                f"NEWSREC['EMBEDDING_DIMENSIONS'] is {configured}.",
+                hint=f"Pick a model of {configured} dimensions, or: {_migrate_hint(dims)}",
                 id="newsrec.E002",
             )
         )
+    return errors
+
+
+@register(Tags.database)
+def check_vector_columns(databases: Any = None, **kwargs: Any) -> list[Error]:
+    """The vector columns in the database are as wide as the setting and the model's output."""
+    from newsrec.vectors import vector_column_widths
+
+    configured = configured_dimensions()
+    if configured is None or not databases:
+        return []  # E002 reports an unusable setting
+    model = model_dimensions()
+    errors: list[Error] = []
+    for alias in databases:
+        if connections[alias].vendor != "postgresql":
+            continue  # E001
+        try:
+            widths = vector_column_widths(using=alias)
+        except (OperationalError, ProgrammingError):
+            continue  # unreachable database, or no pgvector: reported elsewhere
+        for column, width in widths.items():
+            if width is None:
+                continue  # not migrated yet: migrate creates it at the configured width
+            if width != configured:
+                errors.append(
+                    Error(
+                        f"The vector column {column} in database {alias!r} has {width} "
+                        f"dimensions but NEWSREC['EMBEDDING_DIMENSIONS'] is {configured}.",
+                        hint=(
+                            f"Run `manage.py newsrec_embedding_width --dimensions {configured} "
+                            f"--yes` to migrate the column (stored vectors are cleared and "
+                            f"embedded again), or set NEWSREC['EMBEDDING_DIMENSIONS'] back to "
+                            f"{width}."
+                        ),
+                        id="newsrec.E005",
+                    )
+                )
+            if model is not None and model != configured and model != width:
+                errors.append(
+                    Error(
+                        f"The embedding model outputs {model} dimensions but the vector column "
+                        f"{column} in database {alias!r} has {width}: its vectors cannot be "
+                        "stored.",
+                        hint=_migrate_hint(model),
+                        id="newsrec.E006",
+                    )
+                )
     return errors
 
 

@@ -25,7 +25,8 @@ DEFAULTS: dict[str, Any] = {
     # Its candidate sources: dotted paths of newsrec.engine.sources.CandidateSource subclasses,
     # each made without arguments; None = the engine's default_sources().
     "CANDIDATE_SOURCES": None,
-    # Width of the pgvector column; must equal the model's output dimension (check newsrec.E002).
+    # Width of the vector columns; must equal the model's output dimension (check newsrec.E002;
+    # E005/E006 compare the database's columns). Changing it: manage.py newsrec_embedding_width.
     "EMBEDDING_DIMENSIONS": 384,
     # Texts per forward pass of the model.
     "EMBEDDING_BATCH_SIZE": 64,

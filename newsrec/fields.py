@@ -6,7 +6,10 @@ from typing import Any
 
 from django.db import models
 from django.db.models.fields.json import JSONExact
+from pgvector.django import VectorField
 from psycopg.types.json import Json
+
+from newsrec.conf import newsrec_settings
 
 
 class JSONTextField(models.JSONField):
@@ -48,3 +51,36 @@ class JSONTextExact(JSONExact):
     def process_rhs(self, compiler: Any, connection: Any) -> Any:
         sql, params = super().process_rhs(compiler, connection)
         return f"({sql})::jsonb", params
+
+
+class EmbeddingField(VectorField):
+    """A pgvector column as wide as ``NEWSREC["EMBEDDING_DIMENSIONS"]``.
+
+    The width is read from the setting whenever the column type is needed (creating the table,
+    system checks), and left out of :meth:`deconstruct`, so migrations never record it: a host
+    project with another width gets its columns made at that width by the initial migrations,
+    and ``makemigrations`` never writes a migration into the installed package. Changing the
+    width of existing columns is ``manage.py newsrec_embedding_width`` (system checks
+    newsrec.E005/E006 report a column that differs from the setting or the model).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.pop("dimensions", None) is not None:
+            raise TypeError(
+                "EmbeddingField takes its width from NEWSREC['EMBEDDING_DIMENSIONS'], "
+                "not from a dimensions argument."
+            )
+        super().__init__(*args, **kwargs)
+
+    @property  # type: ignore[override]
+    def dimensions(self) -> int:
+        return int(newsrec_settings.EMBEDDING_DIMENSIONS)
+
+    @dimensions.setter
+    def dimensions(self, value: int | None) -> None:
+        """VectorField.__init__ assigns None; the width always comes from the setting."""
+
+    def deconstruct(self) -> tuple[Any, Any, Any, Any]:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("dimensions", None)
+        return name, path, args, kwargs

@@ -11,14 +11,12 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import HnswIndex
 
-from newsrec.fields import JSONTextField
+from newsrec.fields import EmbeddingField, JSONTextField
 
 if TYPE_CHECKING:
     from newsrec.engine.rules import Filters
-
-EMBEDDING_DIMENSIONS = 384  # must match NEWSREC["EMBEDDING_DIMENSIONS"] (system check newsrec.E002)
 
 
 class ArticleStatus(models.TextChoices):
@@ -118,7 +116,7 @@ class Article(models.Model):
     embargo_until = models.DateTimeField(null=True, blank=True)
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of all stored fields.")
 
-    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    embedding = EmbeddingField(null=True, blank=True)
     embedding_text_hash = models.CharField(
         max_length=64, blank=True, help_text="SHA-256 of the text the stored vector was made from."
     )
@@ -287,7 +285,7 @@ class ReaderProfile(models.Model):
     reader = models.OneToOneField(
         Reader, on_delete=models.CASCADE, primary_key=True, related_name="profile"
     )
-    interest_vector = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    interest_vector = EmbeddingField(null=True, blank=True)
     section_affinity = models.JSONField(default=dict, blank=True)  # {section: -1..1}
     tag_affinity = models.JSONField(default=dict, blank=True)  # {tag: -1..1}
     author_affinity = models.JSONField(default=dict, blank=True)  # {author: -1..1}

@@ -10,6 +10,7 @@ import factory
 import numpy as np
 from django.utils import timezone
 
+from newsrec.conf import newsrec_settings
 from newsrec.models import Article, ArticleStatus, Event, EventKind, Reader
 
 
@@ -40,8 +41,9 @@ class ReaderFactory(factory.django.DjangoModelFactory[Reader]):
 
 def topic_vector(seed: int, *, topics: int, base_seed: int = 1000) -> np.ndarray:
     """A unit vector near one of ``topics`` shared directions, as embeddings of a topic are."""
-    base = np.random.default_rng(base_seed + seed % topics).normal(size=384)
-    v = (base + 0.8 * np.random.default_rng(seed).normal(size=384)).astype(np.float32)
+    width = int(newsrec_settings.EMBEDDING_DIMENSIONS)
+    base = np.random.default_rng(base_seed + seed % topics).normal(size=width)
+    v = (base + 0.8 * np.random.default_rng(seed).normal(size=width)).astype(np.float32)
     return v / np.linalg.norm(v)
 
 

@@ -2,7 +2,7 @@
 
 import django.contrib.postgres.fields
 import pgvector.django.indexes
-import pgvector.django.vector
+import newsrec.fields
 from pgvector.django import VectorExtension
 from django.db import migrations, models
 
@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published'), ('retracted', 'Retracted')], default='published', max_length=16)),
                 ('embargo_until', models.DateTimeField(blank=True, null=True)),
                 ('content_hash', models.CharField(help_text='SHA-256 of all stored fields.', max_length=64)),
-                ('embedding', pgvector.django.vector.VectorField(blank=True, dimensions=384, null=True)),
+                ('embedding', newsrec.fields.EmbeddingField(blank=True, null=True)),
                 ('embedding_text_hash', models.CharField(blank=True, help_text='SHA-256 of the text the stored vector was made from.', max_length=64)),
                 ('embedding_status', models.CharField(choices=[('pending', 'Pending'), ('ready', 'Ready'), ('failed', 'Failed')], default='pending', max_length=16)),
                 ('embedding_error', models.TextField(blank=True)),

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import pgvector.django.vector
+import newsrec.fields
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
             name='ReaderProfile',
             fields=[
                 ('reader', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='profile', serialize=False, to='newsrec.reader')),
-                ('interest_vector', pgvector.django.vector.VectorField(blank=True, dimensions=384, null=True)),
+                ('interest_vector', newsrec.fields.EmbeddingField(blank=True, null=True)),
                 ('section_affinity', models.JSONField(blank=True, default=dict)),
                 ('tag_affinity', models.JSONField(blank=True, default=dict)),
                 ('author_affinity', models.JSONField(blank=True, default=dict)),

@@ -74,3 +74,71 @@ def test_model_dimension_mismatch_is_reported(tmp_path: Path) -> None:
 def test_configured_dimension_mismatch_is_reported() -> None:
     with override_settings(NEWSREC={"EMBEDDING_DIMENSIONS": 768}):
         assert [e.id for e in check_embedding_model()] == ["newsrec.E002"]
+
+
+def _model_dir(tmp_path: Path, width: int) -> Path:
+    """A sentence-transformers folder whose files say it outputs ``width`` dimensions."""
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "modules.json").write_text('[{"path": "1_Pooling"}]')
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(f'{{"word_embedding_dimension": {width}}}')
+    return tmp_path
+
+
+@pytest.mark.parametrize("value", ["384", 0, 4096, None])
+def test_unusable_configured_dimension_is_reported(value: object) -> None:
+    with override_settings(NEWSREC={"EMBEDDING_DIMENSIONS": value}):
+        errors = check_embedding_model()
+    assert [e.id for e in errors] == ["newsrec.E002"]
+    assert "integer from 1 to 2000" in errors[0].msg
+
+
+@pytest.mark.django_db
+def test_vector_columns_of_the_configured_width_pass() -> None:
+    from newsrec.checks import check_vector_columns
+
+    assert check_vector_columns(databases=["default"]) == []
+
+
+@pytest.mark.django_db
+def test_column_narrower_than_the_setting_is_reported() -> None:
+    """The test database's columns are 384 wide; a setting of 768 no longer matches them."""
+    from newsrec.checks import check_vector_columns
+
+    with override_settings(NEWSREC={"EMBEDDING_DIMENSIONS": 768}):
+        errors = check_vector_columns(databases=["default"])
+    assert [e.id for e in errors] == ["newsrec.E005", "newsrec.E005"]
+    assert "newsrec_article.embedding" in errors[0].msg
+    assert "has 384 dimensions but NEWSREC['EMBEDDING_DIMENSIONS'] is 768" in errors[0].msg
+    assert "newsrec_readerprofile.interest_vector" in errors[1].msg
+    assert "newsrec_embedding_width --dimensions 768 --yes" in (errors[0].hint or "")
+
+
+@pytest.mark.django_db
+def test_column_altered_behind_the_models_back_is_reported() -> None:
+    from django.db import connection
+
+    from newsrec.checks import check_vector_columns
+
+    with connection.cursor() as cursor:  # rolled back with the test
+        cursor.execute("DROP INDEX newsrec_art_embedding_hnsw")
+        cursor.execute(
+            "ALTER TABLE newsrec_article ALTER COLUMN embedding TYPE vector(8) USING NULL"
+        )
+    errors = check_vector_columns(databases=["default"])
+    assert [e.id for e in errors] == ["newsrec.E005"]
+    assert "newsrec_article.embedding in database 'default' has 8 dimensions" in errors[0].msg
+
+
+@pytest.mark.django_db
+def test_column_narrower_than_the_model_is_reported(tmp_path: Path) -> None:
+    from newsrec.checks import check_vector_columns
+
+    model = _model_dir(tmp_path, 768)
+    with override_settings(NEWSREC={"EMBEDDING_MODEL": str(model), "EMBEDDING_DIMENSIONS": 16}):
+        errors = check_vector_columns(databases=["default"])
+    assert sorted({str(e.id) for e in errors}) == ["newsrec.E005", "newsrec.E006"]
+    e006 = next(e for e in errors if e.id == "newsrec.E006")
+    assert "The embedding model outputs 768 dimensions" in e006.msg
+    assert "has 384" in e006.msg
+    assert "--dimensions 768" in (e006.hint or "")
