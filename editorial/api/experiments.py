@@ -9,6 +9,7 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from editorial.experiments.returns import VariantReturnsResult, experiment_returns
 from editorial.experiments.selectors import ExperimentResults, experiment_results
 from editorial.models import Experiment, ExperimentStatus, Variant
 from newsrec.api.base import NewsrecAPIView
@@ -54,6 +55,29 @@ class ComparisonSerializer(serializers.Serializer):
     reads_per_reader_lift = serializers.FloatField(allow_null=True)
 
 
+class EstimateSerializer(serializers.Serializer):
+    value = serializers.FloatField(allow_null=True, help_text="Null: no data for it yet.")
+    low = serializers.FloatField(allow_null=True, help_text="95 % interval, lower end.")
+    high = serializers.FloatField(allow_null=True, help_text="95 % interval, upper end.")
+    n = serializers.IntegerField(help_text="Readers behind it.")
+
+
+class ReturnsSerializer(serializers.Serializer):
+    """Whether readers come back (readers are the units of every interval)."""
+
+    return_1d = EstimateSerializer(
+        help_text="Share of a reader's visit days followed by another visit within 1 day."
+    )
+    return_7d = EstimateSerializer(help_text="The same within 7 days.")
+    reads_per_reader = EstimateSerializer(help_text="Articles read per exposed reader.")
+    difference = serializers.DictField(
+        child=EstimateSerializer(),
+        allow_null=True,
+        help_text="return_1d, return_7d and reads_per_reader minus the baseline's; null for "
+        "the baseline itself.",
+    )
+
+
 class VariantResultSerializer(serializers.Serializer):
     variant_id = serializers.IntegerField()
     name = serializers.CharField()
@@ -72,6 +96,9 @@ class VariantResultSerializer(serializers.Serializer):
     mean_dwell_seconds = serializers.FloatField(allow_null=True)
     comparison = ComparisonSerializer(
         allow_null=True, help_text="Against the holdout; null for the holdout itself."
+    )
+    returns = ReturnsSerializer(
+        allow_null=True, help_text="Return rates and reads per reader; null for a draft."
     )
 
 
@@ -112,8 +139,33 @@ class ExperimentResultsSerializer(serializers.Serializer):
     )
 
 
+def _returns_payload(found: VariantReturnsResult) -> dict[str, Any]:
+    mine, versus = found.returns, found.comparison
+    return {
+        "return_1d": vars(mine.return_rate(1)),
+        "return_7d": vars(mine.return_rate(7)),
+        "reads_per_reader": vars(mine.reads_per_reader()),
+        "difference": None
+        if versus is None
+        else {
+            "return_1d": vars(versus.return_rate[1]),
+            "return_7d": vars(versus.return_rate[7]),
+            "reads_per_reader": vars(versus.reads_per_reader),
+        },
+    }
+
+
 def results_payload(results: ExperimentResults) -> dict[str, Any]:
     """The experiment's fields plus its window and one row of figures per variant."""
+    returns: dict[int, dict[str, Any]] = {}
+    if results.window_start is not None and results.window_end is not None:
+        returns = {
+            found.variant.pk: _returns_payload(found)
+            for found in experiment_returns(
+                variants=[v.variant for v in results.variants], baseline=results.baseline,
+                start=results.window_start, end=results.window_end,
+            )
+        }  # fmt: skip
     rows = []
     for row in results.variants:
         f, c, v = row.figures, row.figures.counts, row.variant
@@ -126,6 +178,7 @@ def results_payload(results: ExperimentResults) -> dict[str, Any]:
                 "finishes_per_reader": f.finishes_per_reader,
                 "mean_dwell_seconds": f.mean_dwell_seconds,
                 "comparison": vars(row.comparison) if row.comparison else None,
+                "returns": returns.get(v.pk),
             }
         )  # fmt: skip
     payload = {
@@ -156,7 +209,7 @@ _EXPERIMENT = {
 _ROW = {
     "readers": 0, "impressions": 0, "clicks": 0, "ctr": 0.0, "ctr_low": 0.0, "ctr_high": 0.0,
     "reads": 0, "finishes": 0, "reads_per_reader": 0.0, "finishes_per_reader": 0.0,
-    "mean_dwell_seconds": None, "comparison": None,
+    "mean_dwell_seconds": None, "comparison": None, "returns": None,
 }  # fmt: skip
 EXPERIMENT_LIST_EXAMPLE = OpenApiExample(
     "A running holdout experiment", value=_EXPERIMENT, response_only=True
@@ -181,6 +234,18 @@ EXPERIMENT_RESULTS_EXAMPLE = OpenApiExample(
                     "ctr_difference_high": 0.02, "ctr_lift": 0.4286, "ctr_lift_low": 0.3649,
                     "ctr_lift_high": 0.4955, "z": 17.6, "p_value": 0.0, "significant": True,
                     "reads_per_reader_lift": 0.2172,
+                },
+                "returns": {
+                    "return_1d": {"value": 0.412, "low": 0.403, "high": 0.421, "n": 8120},
+                    "return_7d": {"value": 0.781, "low": 0.772, "high": 0.79, "n": 8120},
+                    "reads_per_reader": {"value": 3.341, "low": 3.27, "high": 3.41, "n": 9012},
+                    "difference": {
+                        "return_1d": {"value": 0.031, "low": 0.002, "high": 0.06, "n": 9020},
+                        "return_7d": {"value": 0.024, "low": -0.004, "high": 0.052, "n": 9020},
+                        "reads_per_reader": {
+                            "value": 0.604, "low": 0.41, "high": 0.8, "n": 10015
+                        },
+                    },
                 },
             },
             {

@@ -104,3 +104,17 @@ def test_the_results_page_shows_them_against_the_arm_without_nudges(
     assert "<td>0.333 (" in row
     assert "<td>1.000 (" in row
     assert "<td>1.33 (" in row
+
+
+def test_the_results_api_carries_them_too(experiment: Experiment, admin_client: Client) -> None:
+    body = admin_client.get(f"/api/v1/experiments/{experiment.pk}/").json()
+    on = experiment.variants.get(kind=VariantKind.PERSONALISED)
+    off = experiment.variants.get(kind=VariantKind.NO_NUDGES)
+    rows = {row["variant_id"]: row["returns"] for row in body["results"]}
+    assert rows[on.pk]["return_1d"]["value"] == pytest.approx(1 / 3)  # visit days: 1 of 3
+    assert rows[on.pk]["return_7d"]["value"] == pytest.approx(1.0)
+    assert rows[on.pk]["reads_per_reader"]["value"] == pytest.approx(4 / 3)
+    assert rows[off.pk]["difference"] is None  # the baseline
+    difference = rows[on.pk]["difference"]
+    assert difference["return_1d"]["value"] == pytest.approx(1 / 3)
+    assert difference["reads_per_reader"]["value"] is None  # one reader without: no variance
