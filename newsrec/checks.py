@@ -120,7 +120,7 @@ def model_dimensions() -> int | None:
 
 def _migrate_hint(dims: int) -> str:
     return (
-        f"Set NEWSREC['EMBEDDING_DIMENSIONS'] = {dims} and run `manage.py "
+        f"set NEWSREC['EMBEDDING_DIMENSIONS'] = {dims} and run `manage.py "
         f"newsrec_embedding_width --dimensions {dims} --yes` (clears the stored vectors, which "
         "are then embedded again)."
     )
@@ -170,7 +170,7 @@ def check_embedding_model(**kwargs: Any) -> list[Error]:
             Error(
                 f"The embedding model outputs {dims} dimensions but "
                 f"NEWSREC['EMBEDDING_DIMENSIONS'] is {configured}.",
-                hint=f"Pick a model of {configured} dimensions, or: {_migrate_hint(dims)}",
+                hint=f"Pick a model of {configured} dimensions, or {_migrate_hint(dims)}",
                 id="newsrec.E002",
             )
         )
@@ -217,7 +217,7 @@ def check_vector_columns(databases: Any = None, **kwargs: Any) -> list[Error]:
                         f"The embedding model outputs {model} dimensions but the vector column "
                         f"{column} in database {alias!r} has {width}: its vectors cannot be "
                         "stored.",
-                        hint=_migrate_hint(model),
+                        hint=f"Pick a model of {width} dimensions, or {_migrate_hint(model)}",
                         id="newsrec.E006",
                     )
                 )
