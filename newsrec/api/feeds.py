@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
@@ -181,9 +182,22 @@ def article_url(article_id: int) -> str:
         return ""
 
 
+_URL_PLACEHOLDER = 2147483647  # an article id no URL has otherwise
+
+
+def article_urls() -> Callable[[int], str]:
+    """``article_url`` for many articles: one ``reverse()`` per request, not one per item."""
+    template = article_url(_URL_PLACEHOLDER)
+    if not template:
+        return lambda article_id: ""
+    head, _, tail = template.partition(str(_URL_PLACEHOLDER))
+    return lambda article_id: f"{head}{article_id}{tail}"
+
+
 def _items(view: feeds.FeedView) -> list[dict[str, Any]]:
+    url = article_urls()
     return [
-        {**item, "url": article_url(item["article_id"]), "slot": slot}
+        {**item, "url": url(item["article_id"]), "slot": slot}
         for slot, item in enumerate(view.items, start=1)
     ]
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import numpy as np
 import psycopg
 from django.db import connection
-from django.db.models import Case, Q, Value, When
+from django.db.models import Q
 
 from newsrec.conf import newsrec_settings
 from newsrec.engine.context import context_rerank
@@ -29,6 +29,7 @@ from newsrec.feeds.codec import (
     breakdown_of,
     feed_key,
     habits_decode,
+    json_value,
     vector_of,
 )
 from newsrec.feeds.states import READ_KINDS
@@ -79,9 +80,7 @@ def feed_read(
         return feed_latest(arm=arm, limit=limit, section=section, device=device)
     personal = reader is not None and reader.personalisation_enabled
     keys = [feed_key(reader.pk), DEFAULT_FEED_KEY] if personal and reader else [DEFAULT_FEED_KEY]
-    # One row: the reader's own feed when it exists, else the default one.
-    preference = Case(When(key=keys[0], then=Value(0)), default=Value(1))
-    feed = Feed.objects.filter(key__in=keys).order_by(preference).first()
+    feed = _stored_feed(keys)
     if feed is None or not feed.items:  # none built yet, or built from an empty pool
         return feed_latest(arm=arm, limit=limit, section=section, device=device)
     now = time.time()
@@ -121,6 +120,39 @@ def feed_read(
         conflicts=conflicts,
         caps=caps,
     )
+
+
+@dataclass(frozen=True)
+class StoredFeed:
+    """The columns of a stored feed that a read uses."""
+
+    key: str
+    items: list[dict[str, Any]]
+    context_habits: dict[str, Any]
+    rules_version: int
+    built_at: datetime
+    version: int
+
+
+_STORED_FEED = """
+SELECT key, items, context_habits, rules_version, built_at, version FROM {feed}
+WHERE key = ANY(%s) ORDER BY key = %s DESC LIMIT 1
+"""
+
+
+def _stored_feed(keys: list[str]) -> StoredFeed | None:
+    """The first of ``keys`` that has a stored feed (the reader's own, else the default one):
+    one indexed query, written out (the ORM's query building cost more than the query)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STORED_FEED.format(feed=Feed._meta.db_table), [keys, keys[0]])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    key, items, habits, rules_version, built_at, version = row
+    return StoredFeed(
+        key=key, items=json_value(items) or [], context_habits=json_value(habits) or {},
+        rules_version=int(rules_version), built_at=built_at, version=int(version),
+    )  # fmt: skip
 
 
 def hard_filtered(
