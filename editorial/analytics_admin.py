@@ -22,6 +22,7 @@ from editorial.analytics.charts import Line, Mark, bar_chart, line_chart
 from editorial.analytics.figures import Step
 from editorial.analytics.rollup import day_floor
 from editorial.models import ArticleHourStats, RuleSet, RulesState
+from newsrec.admin_mixins import ReadOnlyAdminMixin
 
 PERIODS = {
     "1": "Last 24 hours",
@@ -98,18 +99,9 @@ def series_chart(
 
 
 @admin.register(ArticleHourStats)
-class AnalyticsAdmin(admin.ModelAdmin):
+class AnalyticsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the change list is the analytics page; ``impact/<rule set>/`` answers "did
     my rule help?"."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[Any]:
         wrap = self.admin_site.admin_view

@@ -17,6 +17,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.html import format_html, format_html_join
 
 from newsrec import services
+from newsrec.admin_mixins import ReadOnlyAdminMixin
 from newsrec.api.authentication import api_key_create
 from newsrec.ingest import ArticleRejected, validate_article
 from newsrec.learning.training import activate, deactivate
@@ -108,7 +109,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         )
 
 
-class ReaderDataAdmin(admin.ModelAdmin):
+class ReaderDataAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only, and only for staff holding newsrec.view_reader_data (not plain view rights)."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -116,15 +117,6 @@ class ReaderDataAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("newsrec.view_reader_data")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _interests_in_words(reader: Reader) -> str:

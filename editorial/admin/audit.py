@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from editorial.models import AuditEntry, RulesState
 from editorial.presenters import changed_fields
+from newsrec.admin_mixins import ReadOnlyAdminMixin
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit trail: filterable, read-only."""
 
     list_display = ["at", "username", "source", "action", "object_type", "rule_set_name",
@@ -33,15 +31,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
             return "—"
         rows = format_html_join("", "<tr><th>{}</th><td>{}</td><td>→</td><td>{}</td></tr>", changed)
         return format_html("<table>{}</table>", rows)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(RulesState)

@@ -19,6 +19,7 @@ from editorial.models import AuditSource, Rule, RuleSet, RuleSetVersion
 from editorial.permissions import PREVIEW_RULESET as PREVIEW
 from editorial.permissions import PUBLISH_RULESET as PUBLISH
 from editorial.views.urls import ruleset_urls
+from newsrec.admin_mixins import ReadOnlyAdminMixin
 from newsrec.numbers import ascii_int
 
 
@@ -180,7 +181,7 @@ class RuleSetAdmin(AuditedAdmin):
 
 
 @admin.register(RuleSetVersion)
-class RuleSetVersionAdmin(admin.ModelAdmin):
+class RuleSetVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Published versions: immutable; senior editors roll back from the change page."""
 
     list_display = ["rule_set", "number", "published_at", "published_by", "source", "note"]
@@ -199,15 +200,6 @@ class RuleSetVersionAdmin(admin.ModelAdmin):
         return format_html(
             "<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((r,) for r in rules))
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None

@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
 
+from newsrec.admin_mixins import ReadOnlyAdminMixin
 from newsrec.retention import selectors
 from newsrec.retention.models import ChurnModel, ReaderRisk
 
@@ -20,15 +21,8 @@ def _figure(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else "—"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(ReaderRisk)
