@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q
 
@@ -195,15 +196,33 @@ def _snapshot_load() -> _Snapshot:
 
 
 _snapshots: Memo[_Snapshot] = Memo("live rule sets", MEMO_SECONDS)
+# The rules version the last change published through the shared cache: each process looks at
+# it at most this often, so a block reaches every process within a second, not MEMO_SECONDS.
+RULES_VERSION_KEY = "editorial:rules:version"
+VERSION_CHECK_SECONDS = 0.5
+_shared_version: Memo[int | None] = Memo("published rules version", VERSION_CHECK_SECONDS)
 
 
 def _snapshot() -> _Snapshot:
-    return _snapshots.get(_snapshot_load)
+    snapshot = _snapshots.get(_snapshot_load)
+    published = _shared_version.get(lambda: cache.get(RULES_VERSION_KEY))
+    if published is not None and published > snapshot.version:  # another process changed them
+        _snapshots.clear()
+        snapshot = _snapshots.get(_snapshot_load)
+    return snapshot
+
+
+def rules_version_publish() -> None:
+    """After a committed change: forget this process's copy and tell the others (through the
+    cache; while it is down they follow within MEMO_SECONDS all the same)."""
+    live_rules_memo_clear()
+    cache.set(RULES_VERSION_KEY, RulesState.current(), timeout=None)
 
 
 def live_rules_memo_clear() -> None:
     """Forget this process's copy of the live sets (after a change it made itself)."""
     _snapshots.clear()
+    _shared_version.clear()
     _live_compiled.clear()
 
 

@@ -20,10 +20,10 @@ def rules_changed_commit(*, rebuild_feeds: bool = True) -> None:
     read: a change to one bumps the version (readers' ETags change) but rebuilds nothing.
     """
     from editorial import services
-    from editorial.compiler import live_rules_memo_clear
+    from editorial.compiler import rules_version_publish
 
     RulesState.bump()
-    transaction.on_commit(live_rules_memo_clear)
+    transaction.on_commit(rules_version_publish)
     if not rebuild_feeds:
         return
     # Several rows saved in one transaction (an admin form with inlines) cost one fan-out.

@@ -89,10 +89,14 @@ def _process_memos() -> Iterator[None]:
     """Per-process memos (live rules, running experiment, nudge policies, withdrawn ids, shared
     page blocks) and the pool cache must not leak between tests."""
     yield
-    from editorial.compiler import live_rules_memo_clear
+    from django.core.cache import cache
+
+    from editorial.compiler import RULES_VERSION_KEY, live_rules_memo_clear
     from newsrec import feeds
     from newsrec.memo import memos_clear
 
     memos_clear()
     live_rules_memo_clear()  # also its compiled rules, keyed by version
     feeds.pool_cache_clear()
+    # the version a test published: the next test's database starts over at version 1
+    cache.delete(RULES_VERSION_KEY)
