@@ -127,8 +127,10 @@ def test_choices_depend_on_what_is_shown(catalogue: list[Article]) -> None:
         shown[favourite][kind == EventKind.CLICK] += 1
         if kind == EventKind.CLICK:
             by_slot[slot] += 1
-    # Position: readers scan from the top and stop, so top slots get most clicks.
-    assert sum(by_slot[s] for s in (1, 2, 3)) > 2 * sum(by_slot[s] for s in (7, 8, 9))
+    # Position: readers scan from the top and stop (each next card with SCAN_ON = 0.88), so top
+    # slots get most clicks: 2.15 times slots 7-9's for equal interest, 1 without the bias. The
+    # feeds (and so the clicks) change with the hour of the run: a margin, not 2.
+    assert sum(by_slot[s] for s in (1, 2, 3)) > 1.5 * sum(by_slot[s] for s in (7, 8, 9))
     # Interest: articles of a favourite section are clicked far more often.
     ctr = {k: clicks / impressions for k, (impressions, clicks) in shown.items()}
     assert ctr[True] > 2 * ctr[False]
