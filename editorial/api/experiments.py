@@ -270,7 +270,6 @@ class ExperimentListView(NewsrecAPIView, generics.ListAPIView):
 
     serializer_class = ExperimentSerializer
     permission_classes = [CanReadFeeds]
-    pagination_class = None
     queryset = Experiment.objects.prefetch_related("variants")
 
     @extend_schema(

@@ -113,7 +113,6 @@ class RuleSetListView(NewsrecAPIView, generics.ListAPIView):
 
     serializer_class = RuleSetSerializer
     permission_classes = [CanManageRulesOrReadOnly]
-    pagination_class = None
     queryset = RuleSet.objects.prefetch_related("rules").order_by("-is_live", "name")
 
     @extend_schema(
@@ -156,7 +155,6 @@ class RuleListCreateView(_RuleWrites, generics.ListCreateAPIView):
 
     serializer_class = RuleSerializer
     permission_classes = [CanManageRulesOrReadOnly]
-    pagination_class = None
 
     def get_queryset(self) -> Any:
         qs = Rule.objects.order_by("rule_set_id", "id")

@@ -175,7 +175,6 @@ class ArticleRelatedView(NewsrecAPIView, generics.GenericAPIView):
     """Related live articles, nearest first by embedding similarity."""
 
     serializer_class = RelatedArticleSerializer
-    pagination_class = None
 
     def get_queryset(self) -> Any:
         return selectors.article_list()
