@@ -484,6 +484,19 @@ def single_reader(sample: list[int]) -> dict[str, float]:
             "single_reader_max_ms": round(float(np.max(times)), 2)}  # fmt: skip
 
 
+def stages(sample: list[int]) -> dict[str, Any]:
+    """Where one chunk's time goes, in this process: the sample rebuilt as one chunk twice (the
+    first run warms the pool's caches as a worker's earlier chunks do), the second one timed
+    per stage, in milliseconds per reader."""
+    from newsrec import feeds
+
+    feeds.feeds_rebuild(reader_ids=sample)
+    stats = feeds.feeds_rebuild(reader_ids=sample)
+    per_reader = {k: round(v * 1000 / len(sample), 3) for k, v in stats.stages.items()}
+    return {"stage_ms_per_reader": per_reader,
+            "one_process_readers_per_s": round(len(sample) / stats.seconds, 1)}  # fmt: skip
+
+
 def baseline(sample: list[int]) -> float:
     """Naive: per reader one pgvector query (top 200 by cosine, HNSW) and a Python re-rank.
 
@@ -575,6 +588,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         workers.stop()
     figures.update(single_reader(sample[:100]))
+    figures.update(stages(sample))
     figures.update(
         baseline_readers_per_s=round(base, 1),
         baseline_note="one process; query + re-rank only, no MMR, reasons or storage",

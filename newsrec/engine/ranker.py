@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -153,21 +154,34 @@ class Ranker:
         context: Context,
         rules: Rules,
         n: int = 50,
+        *,
+        stages: dict[str, float] | None = None,
     ) -> list[FeedResult]:
-        """Feeds of many readers: rules evaluated once, similarities as one product per chunk."""
+        """Feeds of many readers: rules evaluated once, similarities as one product per chunk.
+
+        ``stages``, when given, gains the seconds spent in each step: "prepare" (rules over the
+        pool), "similarities", "score" (sources, signals, model, pins), "diversity" (caps and
+        MMR) and "explain" (reasons and breakdowns).
+        """
         if n < 1:
             raise EngineInputError(f"Feed length n must be >= 1, got {n}.")
+        clock = _StageClock(stages)
         prepared = self.prepare(pool, context, rules)
+        clock.lap("prepare")
         results: list[FeedResult] = []
         for _, chunk, sims in self.chunks(prepared, readers):
+            clock.lap("similarities")
             staged = [
                 self.stage(prepared, reader, s, n) for reader, s in zip(chunk, sims, strict=True)
             ]
+            clock.lap("score")
             placed = self.diversify_many(pool, rules, [st.slate for st in staged], n)
+            clock.lap("diversity")
             results.extend(
                 self.finish(prepared, st, order, more)
                 for st, (order, more) in zip(staged, placed, strict=True)
             )
+            clock.lap("explain")
         return results
 
     def chunks(
@@ -423,7 +437,7 @@ class Ranker:
         if n and sims.interest_best is not None:
             profile = sims.interest_best[rows]
         if n and len(sims.seed_weights):
-            seed_sims = np.take(pool.embeddings, rows, axis=0) @ sims.seed_vectors.T
+            seed_sims = sims.seed_matrix(pool, rows)
             seed_max = seed_sims.max(axis=1)
             seed_mean = seed_sims.mean(axis=1)
         out = dict(features)
@@ -528,6 +542,21 @@ class Ranker:
             seed_ids=seed_ids,
             breakdowns=table.T.tolist(),
         )
+
+
+class _StageClock:
+    """Adds the seconds since the previous lap to a named stage (does nothing without a dict)."""
+
+    def __init__(self, stages: dict[str, float] | None) -> None:
+        self.stages = stages
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        if self.stages is None:
+            return
+        now = time.perf_counter()
+        self.stages[stage] = self.stages.get(stage, 0.0) + now - self.last
+        self.last = now
 
 
 def _firsts(rows: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +31,9 @@ class ReaderSims:
     # weighted max of ``interest`` over its rows clipped to [0, 1] (None when no interest has
     # weight): computed once per chunk, shared by the interest source and relevance
     interest_best: np.ndarray | None = None  # float32 (n,)
+    # the last seed_matrix() result with the rows it was computed for: relevance and the
+    # learned ranker's seed signals read the same candidate rows, one product serves both
+    _seed_memo: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @classmethod
     def for_reader(cls, pool: Pool, reader: ReaderState, max_seeds: int = 20) -> ReaderSims:
@@ -44,11 +47,24 @@ class ReaderSims:
         elif len(rows) and len(self.interest_weights):
             best = np.maximum(best, weighted_max(self.interest[:, rows], self.interest_weights))
         if len(rows) and len(self.seed_weights) and self.seed_weights.max() > 0:
-            # (rows x d) @ (d x seeds): the faster orientation for BLAS with a handful of seeds
-            sims = np.take(pool.embeddings, rows, axis=0) @ self.seed_vectors.T
+            sims = self.seed_matrix(pool, rows)
             scale = self.seed_weights / self.seed_weights.max()
             best = np.maximum(best, (sims * scale).max(axis=1))
         return np.clip(best, 0.0, 1.0)
+
+    def seed_matrix(self, pool: Pool, rows: np.ndarray) -> np.ndarray:
+        """Cosine similarity of each of ``rows`` to each seed vector, (rows x seeds).
+
+        Remembered for the last ``rows`` array asked about (by identity), so the ranker's
+        relevance and seed signals of one reader's candidates cost one product.
+        """
+        memo = self._seed_memo
+        if memo and memo[0] is rows:
+            return memo[1]
+        # (rows x d) @ (d x seeds): the faster orientation for BLAS with a handful of seeds
+        sims = np.take(pool.embeddings, rows, axis=0) @ self.seed_vectors.T
+        memo[:] = [rows, sims]
+        return sims
 
 
 def weighted_max(sims: np.ndarray, weights: np.ndarray) -> np.ndarray:

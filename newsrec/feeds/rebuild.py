@@ -6,7 +6,7 @@ import contextlib
 import gc
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db.models import Q, QuerySet
@@ -31,6 +31,9 @@ class RebuildStats:
     readers: int
     written: int
     seconds: float
+    # seconds per stage: "load" (rules, pool, readers, model), the ranker's stages (see
+    # Ranker.rank_many) and "store"
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def feeds_rebuild(
@@ -38,6 +41,7 @@ def feeds_rebuild(
 ) -> RebuildStats:
     """Rebuild the feeds of ``reader_ids`` (and the non-personalised one) under the live rules."""
     start = time.perf_counter()
+    stages: dict[str, float] = {}
     rules = rules_provider().live_rules() if rules is None else rules
     pool = pool_cached()
     context = Context(now=time.time())
@@ -47,18 +51,21 @@ def feeds_rebuild(
         ranker = ranker_build(model=model)
         n = int(newsrec_settings.FEED_LENGTH)
         hand = readers_on_hand_weights(reader_ids) if model is not None else set()
+        stages["load"] = time.perf_counter() - start
         if hand:  # an experiment's hand-weighted arm: the same build without the model
-            ranked = _rank_split(pool, states, context, rules, n, ranker, hand)
+            ranked = _rank_split(pool, states, context, rules, n, ranker, hand, stages)
         else:
-            ranked = ranker.rank_many(pool, states, context, rules, n)
+            ranked = ranker.rank_many(pool, states, context, rules, n, stages=stages)
         results: list[tuple[ReaderState | None, FeedResult]] = list(
             zip(states, ranked, strict=True)
         )
         if include_default:
             anonymous = ReaderState(reader_id="default")
             results.append((None, ranker.rank(pool, anonymous, context, rules, n)))
+        stored = time.perf_counter()
         written = feeds_store(results=results, pool=pool)
-    return RebuildStats(len(results), written, time.perf_counter() - start)
+        stages["store"] = time.perf_counter() - stored
+    return RebuildStats(len(results), written, time.perf_counter() - start, stages)
 
 
 def _rank_split(
@@ -69,13 +76,14 @@ def _rank_split(
     n: int,
     ranker: Ranker,
     hand: set[int],
+    stages: dict[str, float],
 ) -> list[FeedResult]:
     """Feeds of ``states`` in their order, readers in ``hand`` ranked by the hand weights."""
     on_hand = [s.reader_id in hand for s in states]
     hand_states = [s for s in states if s.reader_id in hand]
     model_states = [s for s in states if s.reader_id not in hand]
-    by_hand = iter(ranker_build().rank_many(pool, hand_states, context, rules, n))
-    by_model = iter(ranker.rank_many(pool, model_states, context, rules, n))
+    by_hand = iter(ranker_build().rank_many(pool, hand_states, context, rules, n, stages=stages))
+    by_model = iter(ranker.rank_many(pool, model_states, context, rules, n, stages=stages))
     return [next(by_hand) if h else next(by_model) for h in on_hand]
 
 

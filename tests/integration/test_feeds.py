@@ -35,6 +35,12 @@ def test_rebuild_stores_a_full_feed_with_reasons_and_excludes_what_was_read(
     profile_rebuild(reader_id=reader.pk)
     stats = feeds.feeds_rebuild(reader_ids=[reader.pk], include_default=True)
     assert stats.written == 2
+    # where the time went, for bench/rebuild.py and the task log
+    assert set(stats.stages) == {
+        "load", "prepare", "similarities", "score", "diversity", "explain", "store"
+    }  # fmt: skip
+    assert all(seconds >= 0 for seconds in stats.stages.values())
+    assert sum(stats.stages.values()) <= stats.seconds
     feed = Feed.objects.get(reader=reader)
     ids = [item["article_id"] for item in feed.items]
     assert len(ids) >= 20

@@ -277,3 +277,23 @@ def test_a_feed_stored_before_the_click_through_term_reads_with_the_right_names(
     assert breakdown_of({"breakdown": list(result.items[0].breakdown.values())})[
         "score"
     ] == pytest.approx(result.items[0].score)
+
+
+def test_one_seed_product_serves_relevance_and_the_seed_signals() -> None:
+    from newsrec.engine.similarity import ReaderSims
+
+    who = reader(seeds=(Seed(1), Seed(4, weight=0.5)), read_ids=frozenset({1, 4}))
+    sims = ReaderSims.for_reader(NEWSROOM, who)
+    rows = np.arange(len(NEWSROOM))
+    first = sims.seed_matrix(NEWSROOM, rows)
+    np.testing.assert_allclose(first, NEWSROOM.embeddings[rows] @ sims.seed_vectors.T)
+    assert sims.seed_matrix(NEWSROOM, rows) is first  # the same candidates: no second product
+    other = sims.seed_matrix(NEWSROOM, rows[::-1].copy())  # other candidates: their own
+    np.testing.assert_allclose(other, first[::-1])
+
+
+def test_rank_many_reports_the_seconds_of_each_stage() -> None:
+    stages: dict[str, float] = {}
+    Ranker().rank_many(NEWSROOM, [interested_in(0)], ctx(), NO_RULES, 3, stages=stages)
+    assert set(stages) == {"prepare", "similarities", "score", "diversity", "explain"}
+    assert all(seconds >= 0 for seconds in stages.values())
