@@ -301,7 +301,9 @@ class Ranker:
         gathered = self.gather(query, prepared)
         pinned_rows = np.asarray([p.row for p in pins], dtype=np.int64)
         # a handful of pins: one comparison each beats np.isin's sort
-        keep = (gathered.rows[:, None] != pinned_rows[None, :]).all(axis=1)
+        keep = np.ones(len(gathered.rows), bool)
+        for pinned in pinned_rows.tolist():
+            keep &= gathered.rows != pinned
         rows = np.concatenate([gathered.rows[keep], pinned_rows])
         source_scores = np.zeros(len(rows), np.float32)
         count = int(keep.sum())
@@ -438,8 +440,8 @@ class Ranker:
             profile = sims.interest_best[rows]
         if n and len(sims.seed_weights):
             seed_sims = sims.seed_matrix(pool, rows)
-            seed_max = seed_sims.max(axis=1)
-            seed_mean = seed_sims.mean(axis=1)
+            seed_max = seed_sims.max(axis=0)
+            seed_mean = seed_sims.mean(axis=0)
         out = dict(features)
         out.update({name: values[rows] for name, values in pooled.items()})
         out.update(
@@ -510,10 +512,9 @@ class Ranker:
         learned: list[str | None] = [None] * len(order)
         if self.model is not None and "ctr" in features:
             # the model's reasons replace the generic ones of sources that know none better
-            learned = signal_reasons(
-                self.model, feature_matrix({k: v[at] for k, v in features.items()},
-                                           self.model.feature_names)
-            )  # fmt: skip
+            names = self.model.feature_names
+            placed = {k: features[k][at] for k in names if k in features}
+            learned = signal_reasons(self.model, feature_matrix(placed, names))
         names: list[str] = []
         reasons: list[str] = []
         seed_ids: list[int | None] = []

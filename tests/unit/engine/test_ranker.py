@@ -286,10 +286,10 @@ def test_one_seed_product_serves_relevance_and_the_seed_signals() -> None:
     sims = ReaderSims.for_reader(NEWSROOM, who)
     rows = np.arange(len(NEWSROOM))
     first = sims.seed_matrix(NEWSROOM, rows)
-    np.testing.assert_allclose(first, NEWSROOM.embeddings[rows] @ sims.seed_vectors.T)
+    np.testing.assert_allclose(first, sims.seed_vectors @ NEWSROOM.embeddings[rows].T)
     assert sims.seed_matrix(NEWSROOM, rows) is first  # the same candidates: no second product
     other = sims.seed_matrix(NEWSROOM, rows[::-1].copy())  # other candidates: their own
-    np.testing.assert_allclose(other, first[::-1])
+    np.testing.assert_allclose(other, first[:, ::-1])
 
 
 def test_rank_many_reports_the_seconds_of_each_stage() -> None:
