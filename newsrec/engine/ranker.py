@@ -512,9 +512,9 @@ class Ranker:
         learned: list[str | None] = [None] * len(order)
         if self.model is not None and "ctr" in features:
             # the model's reasons replace the generic ones of sources that know none better
-            names = self.model.feature_names
-            placed = {k: features[k][at] for k in names if k in features}
-            learned = signal_reasons(self.model, feature_matrix(placed, names))
+            wanted = self.model.feature_names
+            placed = {k: features[k][at] for k in wanted if k in features}
+            learned = signal_reasons(self.model, feature_matrix(placed, wanted))
         names: list[str] = []
         reasons: list[str] = []
         seed_ids: list[int | None] = []
