@@ -274,12 +274,88 @@ class IngestReport:
         return sum(1 for r in self.results if r["status"] == status)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "accepted": self.count("accepted"),
-            "duplicate": self.count("duplicate"),
-            "rejected": self.count("rejected"),
-            "results": self.results,
-        }
+        counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        for result in self.results:
+            counts[result["status"]] += 1
+        return {**counts, "results": self.results}
+
+
+# The fast path: an event whose fields are all of the expected JSON type, within their limits
+# and free of anything the full check has a message for becomes its stored row in one pass,
+# without an EventData, a size check or a reason table; any other event (unknown or null
+# fields, a reader_id, text that is not printable or too long before stripping, a value out of
+# range, a date outside the window) goes through validate_event, which answers its reasons. So
+# the fast path only ever accepts what validate_event accepts, cleaned the same way (tests
+# compare the two).
+_ROW_TEXT = ("article_external_id", "surface", "recommendation_id", "referrer", "session_id")
+# The longest repr() a fast-path event can have: printable text at most doubles (escaped quotes
+# and backslashes) plus its quotes, numbers print in at most 24 characters, and each field adds
+# its quoted name and ": ", ", ". Below MAX_EVENT_BYTES, so such an event needs no size check.
+FAST_MAX_REPR = 2 + sum(
+    len(name) + 6 + (2 * high + 2 if form == _TEXT else 24)
+    for name, (form, _l, high) in _SPECS.items()
+)
+
+
+def _fast_row(
+    raw: dict[str, Any], earliest: datetime, latest: datetime, default_device: str
+) -> dict[str, Any] | None:
+    """The stored row of a plainly valid event, or None to let validate_event judge it."""
+    row: dict[str, Any] = {}
+    for name, value in raw.items():
+        spec = _SPECS.get(name)
+        if spec is None or value is None:
+            return None
+        form, low, high = spec
+        kind = type(value)
+        if form == _TEXT:
+            if kind is not str or len(value) > high or not value.isprintable():
+                return None
+            value = value.strip()
+            if low is not None and value and value not in low:
+                return None
+        elif form == _INT:
+            if kind is not int or not low <= value <= high:
+                return None
+        elif kind is float:
+            if not low <= value <= high:  # NaN fails every comparison; inf is out of range
+                return None
+        elif kind is int and low <= value <= high:
+            value = float(value)
+        else:
+            return None
+        row[name] = value
+    if not row.get("event_id") or row.get("kind") not in _KINDS:
+        return None
+    if row.get("article_id") is None and not row.get("article_external_id"):
+        return None
+    if row["kind"] == EventKind.DWELL and "dwell_seconds" not in row:
+        return None
+    text = row.get("occurred_at")
+    if not text:
+        return None
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if not (parsed.tzinfo is UTC and 1 < parsed.year < 9999) and datetime_problem(parsed):
+        return None
+    if not earliest <= parsed <= latest:
+        return None
+    row["occurred_at"] = parsed
+    for name in _ROW_TEXT:
+        row.setdefault(name, "")
+    if not row.get("device"):
+        row["device"] = default_device
+    return row
+
+
+def _row_of(data: EventData) -> dict[str, Any]:
+    return vars(data).copy()
 
 
 # The whole batch is one statement: the events travel as one JSON document that PostgreSQL turns
@@ -327,17 +403,17 @@ FROM batch LEFT JOIN known USING (event_id) LEFT JOIN inserted USING (event_id)
 
 
 def _store(
-    *, reader: Reader, received_at: datetime, events: Sequence[EventData]
+    *, reader: Reader, received_at: datetime, rows: Sequence[dict[str, Any]]
 ) -> dict[str, tuple[bool, bool]]:
     """INSERT … ON CONFLICT DO NOTHING; maps each event id to (article known, newly stored).
 
     bulk_create(ignore_conflicts=True) cannot say which rows were skipped, and only the database
-    can decide that atomically when the same ids arrive concurrently. The event ids of
-    ``events`` must be distinct.
+    can decide that atomically when the same ids arrive concurrently. The event ids of ``rows``
+    (cleaned events, as _fast_row makes them) must be distinct.
     """
-    if not events:
+    if not rows:
         return {}
-    document = json.dumps([{**vars(e), "occurred_at": e.occurred_at.isoformat()} for e in events])
+    document = json.dumps(rows, default=datetime.isoformat)
     with connection.cursor() as cursor:
         cursor.execute(_STORE, [document, reader.pk, received_at, reader.personalisation_enabled])
         return {event_id: (known, new) for event_id, known, new in cursor.fetchall()}
@@ -358,60 +434,65 @@ def events_ingest(
     queued on commit when something new was stored and the reader allows personalisation.
     """
     now = timezone.now()
-    report = IngestReport()
-    valid: list[tuple[int, EventData]] = []
+    earliest, latest = _window(now)
+    results: list[dict[str, Any]] = []
+    pending: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (result, row)
     seen: set[str] = set()
     for index, raw in enumerate(raw_events):
-        try:
-            if isinstance(raw, dict) and len(repr(raw)) > MAX_EVENT_BYTES:
-                raise EventRejected({"event": f"is larger than {MAX_EVENT_BYTES} bytes"})
-            data = validate_event(raw, now=now, default_device=default_device)
-            claim = raw.get("reader_id")
-            if claim is not None and str(claim) != reader_claim:
-                raise EventRejected({"reader_id": "names another reader than the one sending"})
-        except EventRejected as exc:
-            event_id = raw.get("event_id") if isinstance(raw, dict) else None
-            report.results.append(
-                {
-                    "index": index,
-                    "event_id": event_id
-                    if isinstance(event_id, str) and "event_id" not in exc.reasons
-                    else None,
-                    "status": "rejected",
-                    "reasons": exc.reasons,
-                }
-            )
+        row = _fast_row(raw, earliest, latest, default_device) if type(raw) is dict else None
+        if row is None:
+            try:
+                if isinstance(raw, dict) and len(repr(raw)) > MAX_EVENT_BYTES:
+                    raise EventRejected({"event": f"is larger than {MAX_EVENT_BYTES} bytes"})
+                row = _row_of(validate_event(raw, now=now, default_device=default_device))
+                claim = raw.get("reader_id")
+                if claim is not None and str(claim) != reader_claim:
+                    raise EventRejected({"reader_id": "names another reader than the one sending"})
+            except EventRejected as exc:
+                event_id = raw.get("event_id") if isinstance(raw, dict) else None
+                results.append(
+                    {
+                        "index": index,
+                        "event_id": event_id
+                        if isinstance(event_id, str) and "event_id" not in exc.reasons
+                        else None,
+                        "status": "rejected",
+                        "reasons": exc.reasons,
+                    }
+                )
+                continue
+        event_id = row["event_id"]
+        if event_id in seen:
+            results.append({"index": index, "event_id": event_id, "status": "duplicate"})
             continue
-        if data.event_id in seen:
-            report.results.append(
-                {"index": index, "event_id": data.event_id, "status": "duplicate"}
-            )
-            continue
-        seen.add(data.event_id)
-        report.results.append({"index": index, "event_id": data.event_id, "status": "pending"})
-        valid.append((len(report.results) - 1, data))
+        seen.add(event_id)
+        result = {"index": index, "event_id": event_id, "status": "pending"}
+        results.append(result)
+        pending.append((result, row))
 
-    stored = _store(reader=reader, received_at=now, events=[data for _, data in valid])
-    for slot, data in valid:
-        known, new = stored[data.event_id]
+    stored = _store(reader=reader, received_at=now, rows=[row for _, row in pending])
+    acted_new = False
+    for result, row in pending:
+        known, new = stored[row["event_id"]]
         if not known:
-            name = "article_id" if data.article_id is not None else "article_external_id"
-            report.results[slot].update(status="rejected", reasons={name: "unknown article"})
+            name = "article_id" if row.get("article_id") is not None else "article_external_id"
+            result["status"] = "rejected"
+            result["reasons"] = {name: "unknown article"}
+        elif new:
+            result["status"] = "accepted"
+            # Impressions alone change nothing a reader would want reordered (a reload): the
+            # profile and feed are rebuilt for what the reader did (clicks, reads, hides, skips).
+            acted_new = acted_new or row["kind"] != EventKind.IMPRESSION
         else:
-            report.results[slot]["status"] = "accepted" if new else "duplicate"
-    # Impressions alone change nothing a reader would want reordered (a reload): the profile
-    # and feed are rebuilt for what the reader did (clicks, reads, hides, skips).
-    acted = {data.event_id for _, data in valid if data.kind != EventKind.IMPRESSION}
-    if reader.personalisation_enabled and any(
-        new for event_id, (_, new) in stored.items() if event_id in acted
-    ):
+            result["status"] = "duplicate"
+    if acted_new and reader.personalisation_enabled:
         from newsrec.profiles import profile_schedule
 
         # The statement has committed (or commits with the caller's transaction, after which
         # profile_schedule's on_commit sends the task).
         profile_schedule(reader=reader)
-    events_count(report.results)
-    return report
+    events_count(results)
+    return IngestReport(results)
 
 
 def event_hide_undo(*, reader: Reader, article_id: int) -> bool:

@@ -11,9 +11,31 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from newsrec.memo import Memo
 from newsrec.models import ApiKey
 
 KEY_PREFIX_LENGTH = 8
+# A live key's row is kept this long per process (every event batch, feed read and write names
+# its key: the look-up cost about as much as storing a batch). Revoking, deleting or changing a
+# key clears this process's memo at once (newsrec.receivers); other processes follow within it.
+KEY_MEMO_SECONDS = 5.0
+_live_keys: Memo[ApiKey] = Memo("api keys", KEY_MEMO_SECONDS)
+
+
+class _NoLiveKey(Exception):
+    """No live key has this hash (never memoised: unknown keys must not fill the memo)."""
+
+
+def _live_key(key_hash: str) -> ApiKey:
+    key = ApiKey.objects.filter(key_hash=key_hash, revoked_at__isnull=True).first()
+    if key is None:
+        raise _NoLiveKey
+    return key
+
+
+def live_keys_forget() -> None:
+    """Forget the memoised keys of this process (a key was revoked, deleted or changed)."""
+    _live_keys.clear()
 
 
 def hash_key(raw: str) -> str:
@@ -56,11 +78,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raw = request.META["HTTP_X_API_KEY"].strip()
         if not raw:
             return None
-        key = ApiKey.objects.filter(key_hash=hash_key(raw), revoked_at__isnull=True).first()
-        if key is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        if key.last_used_at is None or (timezone.now() - key.last_used_at).total_seconds() > 60:
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        key_hash = hash_key(raw)
+        try:
+            key = _live_keys.get(lambda: _live_key(key_hash), key_hash)
+        except _NoLiveKey:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.") from None
+        now = timezone.now()
+        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
         return ApiKeyUser(key), key
 
     def authenticate_header(self, request: Request) -> str:

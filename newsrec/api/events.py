@@ -240,9 +240,10 @@ class EventsView(NewsrecAPIView):
         report = events_ingest(
             reader=reader, raw_events=body, default_device=default_device, reader_claim=claim
         )
-        stored = report.count("accepted") + report.count("duplicate")
+        answer = report.as_dict()
+        stored = answer["accepted"] + answer["duplicate"]
         code = status.HTTP_400_BAD_REQUEST if not stored else status.HTTP_200_OK
-        response = Response(report.as_dict(), status=code)
+        response = Response(answer, status=code)
         if token:
             readers.cookie_set(response, token, request=request)
         return response

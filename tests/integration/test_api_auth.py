@@ -264,3 +264,20 @@ def test_api_errors_stay_json_with_debug_on(client: Any, monkeypatch: pytest.Mon
     page = client.get("/no-such-page/")
     assert page.status_code == 404
     assert page["Content-Type"].startswith("text/html")  # the reader site keeps its pages
+
+
+def test_a_revoked_or_deleted_key_is_refused_at_once_although_keys_are_memoised() -> None:
+    from newsrec.models import ApiKey
+
+    key, raw = api_key_create(name="app", scopes=["write-events"])
+    client = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    body = {"reader_id": "u1", "events": []}
+    assert client.post("/api/v1/events/", body, format="json").status_code == 400  # accepted key
+    key.revoked_at = timezone.now()
+    key.save()
+    assert client.post("/api/v1/events/", body, format="json").status_code == 401
+    other, raw2 = api_key_create(name="app2", scopes=["write-events"])
+    client2 = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw2}")
+    assert client2.post("/api/v1/events/", body, format="json").status_code == 400
+    ApiKey.objects.filter(pk=other.pk).delete()
+    assert client2.post("/api/v1/events/", body, format="json").status_code == 401

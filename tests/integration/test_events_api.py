@@ -324,3 +324,39 @@ def test_same_events_posted_concurrently_are_stored_once() -> None:
     assert Event.objects.count() == len(unique) == 100
     assert sum(r["status"] == "accepted" for r in results) == len(unique)
     assert Reader.objects.count() == 1
+
+
+def test_full_batches_dedupe_within_and_across_batches_and_name_bad_events(
+    article: Article,
+) -> None:
+    # The bench's traffic (#18.5): batches of 100 named by an API key, ids resent in the batch
+    # and in a later one; a bad event is answered at its index and the rest is stored.
+    _, raw = api_key_create(name="app", scopes=["write-events"])
+    server = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    first = [event(i, article, kind="impression", feed_slot=i % 20) for i in range(90)]
+    first += [event(i, article) for i in range(5)]  # resent within the batch
+    first += [event(200 + i, article, kind="read", dwell_seconds=3.5) for i in range(4)]
+    first.append(event(300, article, weekday=9))
+    body = server.post(URL, {"reader_id": "u1", "events": first}, format="json").json()
+    assert (body["accepted"], body["duplicate"], body["rejected"]) == (94, 5, 1)
+    assert body["results"][99] == {
+        "index": 99,
+        "event_id": "ev-300",
+        "status": "rejected",
+        "reasons": {"weekday": "must be between 0 and 6"},
+    }
+    second = [event(i, article) for i in range(80, 100)] + [event(300, article)]
+    again = server.post(URL, {"reader_id": "u1", "events": second}, format="json").json()
+    assert (again["accepted"], again["duplicate"], again["rejected"]) == (11, 10, 0)
+    assert Event.objects.count() == 90 + 4 + 11
+    assert Event.objects.filter(kind="read", dwell_seconds=3.5).count() == 4
+
+
+def test_a_batch_with_nothing_storable_is_a_400_that_stores_nothing(article: Article) -> None:
+    _, raw = api_key_create(name="app", scopes=["write-events"])
+    server = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    batch = [event(1, article, kind="teleport"), event(2, article, article_id=999_999)]
+    response = server.post(URL, {"reader_id": "u1", "events": batch}, format="json")
+    assert response.status_code == 400
+    assert [r["status"] for r in response.json()["results"]] == ["rejected", "rejected"]
+    assert not Event.objects.exists()

@@ -202,3 +202,13 @@ def test_the_drain_runs_every_minute_and_before_each_refresh(
     feeds_rebuild_all.run()
     assert ("newsrec.tasks.feeds_rebuild_readers", [[3]]) in sent
     assert not OutboxTask.objects.exists()
+
+
+def test_the_cache_keeps_one_redis_client_per_server() -> None:
+    # Django made a new redis.Redis (and its table of reply callbacks) for every operation.
+    from django.core.cache import cache
+
+    backend: Any = cache
+    assert backend._cache.get_client(write=True) is backend._cache.get_client(write=True)
+    cache.set("reuse-check", 1)
+    assert cache.get("reuse-check") == 1
