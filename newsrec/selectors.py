@@ -122,8 +122,10 @@ def _shared_read(key: tuple[Any, ...], query: Callable[[], T]) -> T:
 
 
 def shared_reads_clear() -> None:
-    """Forget the memoised shared blocks (tests; after bulk changes in this process)."""
+    """Forget the memoised shared blocks and card articles (tests; after bulk changes in this
+    process)."""
     _shared.clear()
+    _cards.clear()
 
 
 def _still_live(article: Article, gone: frozenset[int], now: datetime) -> bool:
@@ -134,15 +136,56 @@ def _still_live(article: Article, gone: frozenset[int], now: datetime) -> bool:
 def articles_live_by_id(
     *, ids: Iterable[int], filters: Filters | None = None
 ) -> dict[int, Article]:
-    """Live articles among ``ids`` (CARD_FIELDS only), keyed by id; one query. With
-    ``filters``, only those the editors' hard filters allow."""
+    """Live articles among ``ids`` (CARD_FIELDS only), keyed by id. With ``filters``, only
+    those the editors' hard filters allow (one query); without, from :func:`card_articles`."""
     wanted = {int(i) for i in ids if i is not None}
     if not wanted:
         return {}
-    live = Article.objects.published()
-    if filters is not None:
-        live = live.allowed_by(filters)
+    if filters is None:
+        now = timezone.now()
+        return {pk: a for pk, a in card_articles(wanted).items() if a.is_live_at(now)}
+    live = Article.objects.published().allowed_by(filters)
     return {a.pk: a for a in live.only(*CARD_FIELDS).filter(pk__in=wanted)}
+
+
+@dataclass
+class _CardCache:
+    signature: int
+    articles: dict[int, Article | None] = field(default_factory=dict)
+
+
+_cards: Memo[_CardCache] = Memo("card articles", SHARED_READ_SECONDS)
+CARD_CACHE_SIZE = 20_000  # articles; beyond it the cache starts again
+
+
+def card_articles(ids: set[int]) -> dict[int, Article]:
+    """Articles among ``ids`` (CARD_FIELDS only, live or not), keyed by id.
+
+    Every page shows the same few hundred stories to different readers, so this process keeps
+    the ones it loaded while the catalogue is unchanged: its change counter
+    (``feeds.catalogue_signature``, one read of a sequence) is asked on each call, and any write
+    to the article table anywhere starts the cache again. A write whose transaction is still
+    open when the counter is read can leave an older copy behind; SHARED_READ_SECONDS bounds
+    that. Inside a transaction the database answers, as for the shared blocks.
+    """
+    from newsrec.feeds.pool import catalogue_signature
+
+    def load(wanted: Iterable[int]) -> list[Article]:
+        return list(Article.objects.only(*CARD_FIELDS).filter(pk__in=wanted))
+
+    if connection.in_atomic_block:
+        return {a.pk: a for a in load(ids)}
+    signature = catalogue_signature()
+    cache = _cards.get(lambda: _CardCache(signature))
+    if cache.signature != signature or len(cache.articles) > CARD_CACHE_SIZE:
+        _cards.clear()
+        cache = _cards.get(lambda: _CardCache(signature))
+    missing = ids - cache.articles.keys()
+    if missing:
+        found = {a.pk: a for a in load(missing)}
+        cache.articles.update({pk: found.get(pk) for pk in missing})  # None: no such article
+    known = cache.articles
+    return {pk: a for pk in ids if (a := known.get(pk)) is not None}
 
 
 def reader_hidden_article_ids(*, reader: Reader | None) -> set[int]:

@@ -229,6 +229,24 @@ def cards_html(
     return mark_safe("".join(out))  # every value above is escaped or an int
 
 
+@register.simple_tag
+def newsrec_section_url(name: str) -> str:
+    """``{% newsrec_section_url name %}``: ``{% url 'newsrec:section' name %}``, remembered.
+
+    Every page links each section in its navigation and the front page again in its section
+    blocks: some twenty reversals a page, each costing more than the rest of its link.
+    """
+    from django.urls import get_script_prefix, get_urlconf
+
+    return _section_url(str(name), settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
+
+
+@lru_cache(maxsize=1024)
+def _section_url(name: str, root: str, urlconf: str | None, prefix: str) -> str:
+    # the key names everything reverse() depends on: the URLconf in use and the script prefix
+    return reverse("newsrec:section", args=[name], urlconf=urlconf)
+
+
 @register.simple_tag(takes_context=True)
 def newsrec_cards(
     context: template.Context,

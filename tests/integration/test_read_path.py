@@ -136,6 +136,34 @@ def test_the_home_page_needs_four_queries_once_the_shared_blocks_are_memoised(
     assert f'data-newsrec-article="{articles[7].pk}"' in html
 
 
+@pytest.mark.django_db(transaction=True)
+def test_card_articles_are_kept_while_the_catalogue_is_unchanged_and_never_outlive_a_change(
+    django_assert_num_queries: Any,
+) -> None:
+    articles = _catalogue(per_section=2)
+    ids = [a.pk for a in articles[:5]]
+    assert set(selectors.articles_live_by_id(ids=ids)) == set(ids)
+    with django_assert_num_queries(1) as asked:  # the catalogue's change counter only
+        again = selectors.articles_live_by_id(ids=ids)
+    assert set(again) == set(ids)
+    assert "newsrec_article" not in asked.captured_queries[0]["sql"]
+
+    # an edit anywhere (another process, here outside any transaction) is seen at once
+    Article.objects.filter(pk=ids[0]).update(title="Corrected headline")
+    assert selectors.articles_live_by_id(ids=ids)[ids[0]].title == "Corrected headline"
+    # so is a retraction, an embargo and a deletion
+    Article.objects.filter(pk=ids[1]).update(status="retracted")
+    Article.objects.filter(pk=ids[2]).update(embargo_until=timezone.now() + timedelta(hours=1))
+    Article.objects.filter(pk=ids[3]).delete()
+    assert set(selectors.articles_live_by_id(ids=ids)) == {ids[0], ids[4]}
+    # and the front page shows the corrected headline to every reader
+    feeds.feeds_rebuild(reader_ids=[], include_default=True)
+    Article.objects.filter(pk=ids[4]).update(title="Late correction")
+    html = Client().get("/").content.decode()
+    assert "Late correction" in html
+    assert "Corrected headline" in html
+
+
 # --- Story cards ---------------------------------------------------------------------------------
 
 
@@ -227,3 +255,19 @@ def test_an_existing_reader_is_found_with_one_query(django_assert_num_queries: A
     with django_assert_num_queries(1):
         assert readers.reader_for_client_id(client_id="crm-42").pk == existing.pk
     assert Reader.objects.filter(client_id="api:crm-42").count() == 1
+
+
+@pytest.mark.django_db
+def test_section_links_are_reversed_once_and_follow_the_script_prefix() -> None:
+    from django.urls import reverse, set_script_prefix
+
+    from newsrec.templatetags.newsrec import newsrec_section_url
+
+    assert newsrec_section_url("Weird News") == reverse("newsrec:section", args=["Weird News"])
+    assert newsrec_section_url("Weird News").endswith("/section/Weird%20News/")
+    set_script_prefix("/news/")  # a host mounting the site under a prefix
+    try:
+        assert newsrec_section_url("Sport").startswith("/news/")
+    finally:
+        set_script_prefix("/")
+    assert not newsrec_section_url("Sport").startswith("/news/")
