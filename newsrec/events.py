@@ -287,7 +287,6 @@ class IngestReport:
 # range, a date outside the window) goes through validate_event, which answers its reasons. So
 # the fast path only ever accepts what validate_event accepts, cleaned the same way (tests
 # compare the two).
-_ROW_TEXT = ("article_external_id", "surface", "recommendation_id", "referrer", "session_id")
 # The longest repr() a fast-path event can have: printable text at most doubles (escaped quotes
 # and backslashes) plus its quotes, numbers print in at most 24 characters, and each field adds
 # its quoted name and ": ", ", ". Below MAX_EVENT_BYTES, so such an event needs no size check.
@@ -346,16 +345,17 @@ def _fast_row(
         return None
     if not earliest <= parsed <= latest:
         return None
-    row["occurred_at"] = parsed
-    for name in _ROW_TEXT:
-        row.setdefault(name, "")
-    if not row.get("device"):
+    row["occurred_at"] = parsed.isoformat()
+    if default_device and not row.get("device"):
         row["device"] = default_device
     return row
 
 
 def _row_of(data: EventData) -> dict[str, Any]:
-    return vars(data).copy()
+    """The stored row of a validated event (absent text is stored as "", as _STORE does)."""
+    row = {name: value for name, value in vars(data).items() if value is not None}
+    row["occurred_at"] = data.occurred_at.isoformat()
+    return row
 
 
 # The whole batch is one statement: the events travel as one JSON document that PostgreSQL turns
@@ -375,8 +375,15 @@ _STORED_COLUMNS = [name for name, _ in _BATCH_COLUMNS if name != "article_extern
 _RECORD = ", ".join(f"{name} {kind}" for name, kind in _BATCH_COLUMNS)
 _NAMES = ", ".join(name for name, _ in _BATCH_COLUMNS)
 _TARGETS = ", ".join(_STORED_COLUMNS)
+# Text left out of an event is stored as "" (the rows carry only the fields sent).
 _SOURCES = ", ".join(
-    "known.article_pk" if c == "article_id" else f"batch.{c}" for c in _STORED_COLUMNS
+    "known.article_pk"
+    if c == "article_id"
+    else f"coalesce(batch.{c}, '')"
+    if kind == "text" and c not in ("event_id", "kind")
+    else f"batch.{c}"
+    for c, kind in _BATCH_COLUMNS
+    if c != "article_external_id"
 )
 _ARTICLE = Article._meta.db_table
 _STORE = f"""
@@ -413,7 +420,7 @@ def _store(
     """
     if not rows:
         return {}
-    document = json.dumps(rows, default=datetime.isoformat)
+    document = json.dumps(rows)
     with connection.cursor() as cursor:
         cursor.execute(_STORE, [document, reader.pk, received_at, reader.personalisation_enabled])
         return {event_id: (known, new) for event_id, known, new in cursor.fetchall()}
