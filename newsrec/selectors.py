@@ -16,6 +16,7 @@ from newsrec.conf import newsrec_settings
 from newsrec.engine.diversity import caps_keep
 from newsrec.engine.ranker import PIN_SOURCE
 from newsrec.engine.rules import Cap, Filters, Rules
+from newsrec.feeds.catalogue import CARD_FIELDS, card_articles, card_articles_clear
 from newsrec.memo import Memo
 from newsrec.models import Article, ArticleQuerySet, Event, EventKind, Reader
 from newsrec.providers import rules_provider
@@ -94,13 +95,6 @@ def article_with_embedding(*, pk: int) -> Article | None:
 
 # --- Reader site reads ---------------------------------------------------------------------
 
-# What story cards, rails and the feed tag show: loading only these keeps pages cheap. Other
-# fields of a card's article still load when read, one query each.
-# (tags and authors: the diversity caps of what a page shows)
-CARD_FIELDS = (
-    "id", "title", "lead", "section", "tags", "authors", "published_at", "url", "status",
-    "embargo_until",
-)  # fmt: skip
 
 # Blocks that are the same for every reader (section blocks, trending, section names) are
 # memoised per process for this long; a reader's hidden articles are dropped afterwards, and
@@ -125,7 +119,7 @@ def shared_reads_clear() -> None:
     """Forget the memoised shared blocks and card articles (tests; after bulk changes in this
     process)."""
     _shared.clear()
-    _cards.clear()
+    card_articles_clear()
 
 
 def _still_live(article: Article, gone: frozenset[int], now: datetime) -> bool:
@@ -146,46 +140,6 @@ def articles_live_by_id(
         return {pk: a for pk, a in card_articles(wanted).items() if a.is_live_at(now)}
     live = Article.objects.published().allowed_by(filters)
     return {a.pk: a for a in live.only(*CARD_FIELDS).filter(pk__in=wanted)}
-
-
-@dataclass
-class _CardCache:
-    signature: int
-    articles: dict[int, Article | None] = field(default_factory=dict)
-
-
-_cards: Memo[_CardCache] = Memo("card articles", SHARED_READ_SECONDS)
-CARD_CACHE_SIZE = 20_000  # articles; beyond it the cache starts again
-
-
-def card_articles(ids: set[int]) -> dict[int, Article]:
-    """Articles among ``ids`` (CARD_FIELDS only, live or not), keyed by id.
-
-    Every page shows the same few hundred stories to different readers, so this process keeps
-    the ones it loaded while the catalogue is unchanged: its change counter
-    (``feeds.catalogue_signature``, one read of a sequence) is asked on each call, and any write
-    to the article table anywhere starts the cache again. A write whose transaction is still
-    open when the counter is read can leave an older copy behind; SHARED_READ_SECONDS bounds
-    that. Inside a transaction the database answers, as for the shared blocks.
-    """
-    from newsrec.feeds.pool import catalogue_signature
-
-    def load(wanted: Iterable[int]) -> list[Article]:
-        return list(Article.objects.only(*CARD_FIELDS).filter(pk__in=wanted))
-
-    if connection.in_atomic_block:
-        return {a.pk: a for a in load(ids)}
-    signature = catalogue_signature()
-    cache = _cards.get(lambda: _CardCache(signature))
-    if cache.signature != signature or len(cache.articles) > CARD_CACHE_SIZE:
-        _cards.clear()
-        cache = _cards.get(lambda: _CardCache(signature))
-    missing = ids - cache.articles.keys()
-    if missing:
-        found = {a.pk: a for a in load(missing)}
-        cache.articles.update({pk: found.get(pk) for pk in missing})  # None: no such article
-    known = cache.articles
-    return {pk: a for pk in ids if (a := known.get(pk)) is not None}
 
 
 def reader_hidden_article_ids(*, reader: Reader | None) -> set[int]:

@@ -18,6 +18,7 @@ committed). The package, from the bottom up:
 The names below are the package's interface; the modules' other names are its own.
 """
 
+from newsrec.feeds.catalogue import catalogue_signature
 from newsrec.feeds.codec import DEFAULT_FEED_KEY, breakdown_of, feed_key
 from newsrec.feeds.covisits import covisits_compute, covisits_from_engaged, covisits_refresh
 from newsrec.feeds.fanout import (
@@ -28,7 +29,6 @@ from newsrec.feeds.fanout import (
     fanout_start,
 )
 from newsrec.feeds.pool import (
-    catalogue_signature,
     pool_cache_clear,
     pool_cached,
     pool_load,

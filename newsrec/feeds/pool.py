@@ -18,6 +18,7 @@ from newsrec.conf import newsrec_settings
 from newsrec.engine.pool import ArticleMeta, Pool
 from newsrec.engine.rules import Cap, Diversity, diversity_with_defaults
 from newsrec.engine.scoring import trending_score
+from newsrec.feeds.catalogue import catalogue_signature
 from newsrec.feeds.covisits import covisits_cached, covisits_compute
 from newsrec.models import Article, Event, EventKind
 
@@ -125,14 +126,6 @@ def _vectors_load(article_ids: list[int]) -> np.ndarray:
         found = dict(cursor.fetchall())
     data = b"".join(bytes(found[i])[4:] for i in article_ids)
     return np.frombuffer(data, dtype=">f4").astype(np.float32).reshape(len(article_ids), -1)
-
-
-def catalogue_signature() -> int:
-    """Fingerprint of the catalogue: a counter that every statement writing the article table
-    advances (migration 0006's trigger); one read of a sequence, whatever the archive's size."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT last_value + is_called::int FROM newsrec_catalogue_changes")
-        return int(cursor.fetchone()[0])
 
 
 def pool_cached(*, max_age_seconds: float = 60.0) -> Pool:

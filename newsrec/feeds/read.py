@@ -23,6 +23,7 @@ from newsrec.engine.rules import Cap, Filters, Rules
 from newsrec.engine.sources import FreshSource
 from newsrec.engine.types import Context, FeedItem, ReaderState
 from newsrec.feeds import withdrawn
+from newsrec.feeds.catalogue import card_articles
 from newsrec.feeds.codec import (
     DEFAULT_FEED_KEY,
     STYLE_KEY,
@@ -193,15 +194,13 @@ def hard_filtered(
 
 def items_capped(items: list[dict[str, Any]], caps: Sequence[Cap]) -> list[dict[str, Any]]:
     """Feed items reordered so that every first K keeps the caps (``caps_keep``) after the
-    read dropped or moved some; tags and authors are read (one query) for caps on them."""
+    read dropped or moved some; tags and authors come from the card articles for caps on them."""
     if not caps or not items:
         return items
     extra: dict[int, tuple[list[str], list[str]]] = {}
     if any(cap.field != "section" for cap in caps):
-        rows = Article.objects.filter(pk__in=[i["article_id"] for i in items]).values_list(
-            "pk", "tags", "authors"
-        )
-        extra = {pk: (tags or [], authors or []) for pk, tags, authors in rows}
+        found = card_articles({int(i["article_id"]) for i in items})
+        extra = {pk: (a.tags or [], a.authors or []) for pk, a in found.items()}
 
     def labels(item: dict[str, Any], name: str) -> list[str]:
         if name == "section":
