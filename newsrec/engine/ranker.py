@@ -31,6 +31,7 @@ from newsrec.engine.signals import (
     prescore,
     section_affinity,
     signal_reasons,
+    squash,
 )
 from newsrec.engine.similarity import ReaderSims, batch_similarities
 from newsrec.engine.sources import CandidateSource, Query, default_sources
@@ -409,6 +410,9 @@ class Ranker:
         head = len(rows) - keep
         first = prescore(self.model, matrix[:head]) if head > self.model_shortlist else None
         if first is not None:
+            # shortlisted by the score the row would end with: the editors' boosts multiply
+            # the model's, so a boosted row the model alone ranks lower must not be cut here
+            first = (self.weights.floor + squash(first)) * features["rules"][:head]
             top = np.argpartition(-first, self.model_shortlist - 1)
             chosen = np.concatenate([top[: self.model_shortlist], np.arange(head, len(rows))])
             base[chosen] += learned_base(self.model, matrix[chosen])

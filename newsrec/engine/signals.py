@@ -260,5 +260,9 @@ def feature_matrix(features: Mapping[str, np.ndarray], names: Sequence[str]) -> 
 def learned_base(model: RankingModel, matrix: np.ndarray) -> np.ndarray:
     """The model's score of a :func:`feature_matrix` squashed into (0, 1): ranking order is
     the model's own."""
-    raw = np.asarray(model.predict(matrix), np.float64)
+    return squash(np.asarray(model.predict(matrix), np.float64))
+
+
+def squash(raw: np.ndarray) -> np.ndarray:
+    """A model's raw scores into (0, 1), in the same order."""
     return (1.0 / (1.0 + np.exp(-np.clip(raw, -30.0, 30.0)))).astype(np.float32)

@@ -168,3 +168,16 @@ def test_a_model_names_the_signal_behind_an_otherwise_generic_reason() -> None:
     for article_id, reason in reasons.items():
         lifted = ctr[old.index[article_id]] > mean
         assert reason == ("Readers who see this often open it" if lifted else "Recommended for you")
+
+
+def test_the_model_shortlist_keeps_a_boosted_article_the_model_alone_ranks_low() -> None:
+    # The cascade scores only the model_shortlist rows its linear fit ranks best. An editor's
+    # boost multiplies the model's score afterwards, so the shortlist must rank by the boosted
+    # score: article 5 has the lowest CTR but a 50x boost, and full scoring places it first.
+    rules = Rules(boosts=(Boost(field="article", value=5, factor=50.0),))
+    me = interested_in(0)
+    full = Ranker(model=ByCtrWithFit(), model_shortlist=100).rank(POOL, me, ctx(), rules, n=3)
+    short = Ranker(model=ByCtrWithFit(), model_shortlist=2).rank(POOL, me, ctx(), rules, n=3)
+    assert full.article_ids[0] == 5
+    assert short.article_ids[0] == 5
+    assert short.article_ids[:2] == full.article_ids[:2]  # the rest were never model-scored
