@@ -35,7 +35,7 @@ class _CardCache:
 
 
 _cards: Memo[_CardCache] = Memo("card articles", CARD_SECONDS)
-CARD_CACHE_SIZE = 20_000  # articles; beyond it the cache starts again
+CARD_CACHE_SIZE = 5_000  # articles (a few kB each); beyond it the cache starts again
 
 
 def card_articles(ids: set[int]) -> dict[int, Article]:
