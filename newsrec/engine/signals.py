@@ -141,8 +141,24 @@ def content_ctr(pool: Pool) -> np.ndarray:
 def pool_signals(pool: Pool, now: float, boosts: np.ndarray) -> dict[str, np.ndarray]:
     """The reader-independent signals of every pool row (computed once per batch) beyond the
     hand formula's features ("popularity", "decay"), which the ranker adds itself."""
-    ctr, prior = smoothed_ctr(pool.clicks, pool.impressions)
     return {
+        **_counted_signals(pool),
+        "age_days": (age_hours(pool, Context(now=now)) / 24.0).astype(np.float32),
+        "boost": np.log(np.maximum(boosts, 1e-6)).astype(np.float32),
+    }
+
+
+_counted_cache: weakref.WeakKeyDictionary[Pool, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+def _counted_signals(pool: Pool) -> dict[str, np.ndarray]:
+    """The signals that depend on the pool's counts alone, computed once per pool object (a
+    single reader's rebuild would otherwise redo them for every row of the pool)."""
+    cached = _counted_cache.get(pool)
+    if cached is not None:
+        return cached
+    ctr, prior = smoothed_ctr(pool.clicks, pool.impressions)
+    cached = {
         "ctr": ctr,
         "ctr_content": content_ctr(pool),
         "section_ctr": label_ctr(pool, pool.sections, prior),
@@ -151,10 +167,12 @@ def pool_signals(pool: Pool, now: float, boosts: np.ndarray) -> dict[str, np.nda
         "clicks": np.log1p(np.maximum(pool.clicks, 0.0)).astype(np.float32),
         "impressions": np.log1p(np.maximum(pool.impressions, 0.0)).astype(np.float32),
         "clicks_long": np.log1p(np.maximum(pool.clicks_long, 0.0)).astype(np.float32),
-        "age_days": (age_hours(pool, Context(now=now)) / 24.0).astype(np.float32),
         "editor_pick": pool.editor_pick.astype(np.float32),
-        "boost": np.log(np.maximum(boosts, 1e-6)).astype(np.float32),
     }
+    for values in cached.values():
+        values.setflags(write=False)  # shared by every batch over this pool
+    _counted_cache[pool] = cached
+    return cached
 
 
 def label_ctr(pool: Pool, labels: Labels, prior: float) -> np.ndarray:

@@ -7,7 +7,7 @@ and optionally ``prepare()`` for reader-independent work done once per batch.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,6 +174,22 @@ def seed_title(pool: Pool, reader: ReaderState, seed: int) -> str:
     item = reader.seeds[seed]
     row = pool.index.get(item.article_id)
     return pool.titles[row] if row is not None else item.title
+
+
+# Reader-independent work that depends on the pool alone (the trending and cold-start orders),
+# per pool object and source settings, dropped with the pool: a single reader's rebuild reuses it
+# instead of sorting the whole pool again (about 1 ms each for 10,000 articles).
+_PER_POOL: weakref.WeakKeyDictionary[Pool, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+
+
+def per_pool(pool: Pool, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """``build()``, computed once per pool object and ``key`` (keep the result unchanged)."""
+    cached = _PER_POOL.get(pool)
+    if cached is None:
+        cached = _PER_POOL[pool] = {}
+    if key not in cached:
+        cached[key] = build()
+    return cached[key]
 
 
 # Neighbour lists of BecauseYouReadSource, per pool object (dropped with the pool).
@@ -373,7 +389,7 @@ class CovisitSource(CandidateSource):
         return f"Readers of {title} also read this" if title else "Readers like you read this"
 
 
-_ANSWERS_KEPT = 4096  # per source and batch: bounds the memory of shared answers
+_ANSWERS_KEPT = 4096  # per source and pool: bounds the memory of shared answers
 
 
 class TrendingSource(CandidateSource):
@@ -394,6 +410,10 @@ class TrendingSource(CandidateSource):
         self.slack = slack
 
     def prepare(self, pool: Pool, context: Context) -> Any:
+        key = ("trending", self.limit, self.per_section, self.slack)
+        return per_pool(pool, key, lambda: self._prepare(pool))
+
+    def _prepare(self, pool: Pool) -> Any:
         trending = np.maximum(pool.trending, 0.0)
         codes = section_codes(pool)
         rows = np.flatnonzero(trending > 0)
@@ -406,7 +426,7 @@ class TrendingSource(CandidateSource):
         head[: self.limit * self.slack] = True
         head |= first_per_group(codes[order], self.per_section * self.slack)
         # the candidates depend on the reader only through which rows of the head are eligible,
-        # and most readers' exclusions miss the head: one answer per pattern, shared per batch
+        # and most readers' exclusions miss the head: one answer per pattern, shared per pool
         answers: dict[bytes, Candidates] = {}
         return order[head], codes, overall, within, answers
 
@@ -513,6 +533,11 @@ class ColdStartSource(CandidateSource):
         self.slack = slack
 
     def prepare(self, pool: Pool, context: Context) -> Any:
+        return per_pool(
+            pool, ("cold_start", self.per_section, self.slack), lambda: self._prepare(pool)
+        )
+
+    def _prepare(self, pool: Pool) -> Any:
         rows = np.arange(len(pool))
         order = np.lexsort((rows, -pool.published_at, -pool.clicks, -pool.trending))
         codes = section_codes(pool)

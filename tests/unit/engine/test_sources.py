@@ -21,7 +21,17 @@ from newsrec.engine import (
 from newsrec.engine.pool import Pool
 from newsrec.engine.sources import top_eligible
 from newsrec.engine.types import ReaderState
-from tests.unit.engine.builders import article, axis, ctx, interested_in, pool_of, reader, seeded
+from tests.unit.engine.builders import (
+    NOW,
+    article,
+    axis,
+    ctx,
+    interested_in,
+    pool_of,
+    random_pool,
+    reader,
+    seeded,
+)
 
 
 def run(source: CandidateSource, pool: Pool, who: ReaderState) -> dict[int, float]:
@@ -228,3 +238,21 @@ def test_base_source_must_be_overridden() -> None:
     pool = pool_of(article(1))
     with pytest.raises(NotImplementedError, match="candidates"):
         CandidateSource().candidates(Query.for_reader(pool, reader(), ctx()))
+
+
+def test_pool_only_preparations_are_made_once_per_pool() -> None:
+    from newsrec.engine.signals import pool_signals
+    from newsrec.engine.sources import ColdStartSource, TrendingSource
+
+    pool = random_pool(np.random.default_rng(5), 40, sections=["A", "B", "C"])
+    for source in (TrendingSource(), ColdStartSource()):
+        assert source.prepare(pool, ctx()) is source.prepare(pool, ctx())
+    other = random_pool(np.random.default_rng(6), 40, sections=["A", "B"])
+    assert TrendingSource().prepare(other, ctx()) is not TrendingSource().prepare(pool, ctx())
+    # the counts' signals are shared, the clock's and the rules' are not
+    first = pool_signals(pool, NOW, np.ones(len(pool)))
+    later = pool_signals(pool, NOW + 86400, np.full(len(pool), 2.0))
+    assert first["ctr"] is later["ctr"]
+    assert not first["ctr"].flags.writeable
+    np.testing.assert_allclose(later["age_days"], first["age_days"] + 1, rtol=1e-5)
+    assert not np.array_equal(first["boost"], later["boost"])
