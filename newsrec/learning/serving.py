@@ -20,19 +20,25 @@ def serving_model() -> LightGBMRanker | None:
     hand-weighted formula; one indexed query per call."""
     if not newsrec_settings.RANKER_LEARNED:
         return None
-    row = (
+    # the id alone: the model's columns are read only when another version became active
+    pk = (
         RankerModel.objects.filter(status=RankerModelStatus.ACTIVE)
-        .values_list("pk", "feature_names", "prefilter")
+        .values_list("pk", flat=True)
         .first()
     )
-    pk = row[0] if row else None
     cached_pk, model = _served.get("active", (None, None))
     if pk != cached_pk or (pk is not None and model is None):
         model = None
-        if row is not None and pk is not None:
-            text = RankerModel.objects.values_list("model_text", flat=True).get(pk=pk)
+        row = (
+            RankerModel.objects.filter(pk=pk)
+            .values_list("model_text", "feature_names", "prefilter")
+            .first()
+            if pk is not None
+            else None
+        )
+        if row is not None:
             try:
-                model = LightGBMRanker.from_text(text, row[1], row[2])
+                model = LightGBMRanker.from_text(*row)
             except Exception:  # a damaged model must never stop feeds: hand weights serve
                 log.exception("learned ranker v%s cannot be loaded; using hand weights", pk)
         _served["active"] = (pk, model)
