@@ -8,11 +8,14 @@ every test, so a pool the Celery worker cached during one test is still right in
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.signals import request_finished, request_started
 from django.db import transaction
 
 from demo.content import rows as demo_rows
@@ -33,6 +36,35 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 DEMO_SECTIONS = ("Local", "Sport", "Science", "Culture")
 PER_SECTION = 6
 MAX_AGE_HOURS = 300  # inside the feeds' 14-day pool
+
+
+# Requests the live server is still answering. A page's beacon may still be posting (and, with
+# Celery eager, updating the reader's profile and feed) when a test ends; flushing the database
+# under it deadlocks, and the next test starts on the rows it left. Teardowns wait for these.
+_in_flight = [0]
+_in_flight_lock = threading.Lock()
+
+
+def _request_started(**kwargs: Any) -> None:
+    with _in_flight_lock:
+        _in_flight[0] += 1
+
+
+def _request_finished(**kwargs: Any) -> None:
+    with _in_flight_lock:
+        _in_flight[0] -= 1
+
+
+request_started.connect(_request_started, dispatch_uid="tests.e2e.request_started")
+request_finished.connect(_request_finished, dispatch_uid="tests.e2e.request_finished")
+
+
+def live_requests_wait(timeout: float = 30.0) -> None:
+    """Return once the live server has answered every request it received (or after
+    ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while _in_flight[0] > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +122,7 @@ def context(browser: Any, live_server: Any) -> Iterator[Any]:
     ctx.route("**/*", only_local)
     yield ctx
     ctx.close()
+    live_requests_wait()
     assert not outside, f"third-party requests: {outside}"
     assert not violations, f"Content-Security-Policy violations: {violations}"
 
@@ -116,8 +149,9 @@ def _demo_rows() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def demo_site(transactional_db: None, django_db_reset_sequences: None) -> list[Article]:
-    """24 demo articles embedded by the real model, and the non-personalised feed built."""
+def demo_site(transactional_db: None, django_db_reset_sequences: None) -> Iterator[list[Article]]:
+    """24 demo articles embedded by the real model, and the non-personalised feed built; on
+    the way out, waits for the live server's requests before the database is emptied."""
     from django.utils import timezone
 
     rows = demo_rows.dated_rows(_demo_rows(), anchor=demo_rows.fresh_anchor(timezone.now()))
@@ -131,4 +165,5 @@ def demo_site(transactional_db: None, django_db_reset_sequences: None) -> list[A
     feeds.pool_cache_clear()
     feeds.feeds_rebuild(reader_ids=[], include_default=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return list(Article.objects.order_by("pk"))
+    yield list(Article.objects.order_by("pk"))
+    live_requests_wait()
