@@ -41,18 +41,18 @@ MAX_AGE_HOURS = 300  # inside the feeds' 14-day pool
 # Requests the live server is still answering. A page's beacon may still be posting (and, with
 # Celery eager, updating the reader's profile and feed) when a test ends; flushing the database
 # under it deadlocks, and the next test starts on the rows it left. Teardowns wait for these.
-_in_flight = [0]
-_in_flight_lock = threading.Lock()
+# The live server (socketserver's ThreadingMixIn) answers each request on a thread of its own;
+# only those are counted: a test client's request that raised, in any thread, never finishes.
+_in_flight: set[int] = set()
 
 
 def _request_started(**kwargs: Any) -> None:
-    with _in_flight_lock:
-        _in_flight[0] += 1
+    if "process_request_thread" in threading.current_thread().name:
+        _in_flight.add(threading.get_ident())
 
 
 def _request_finished(**kwargs: Any) -> None:
-    with _in_flight_lock:
-        _in_flight[0] -= 1
+    _in_flight.discard(threading.get_ident())
 
 
 request_started.connect(_request_started, dispatch_uid="tests.e2e.request_started")
@@ -63,7 +63,7 @@ def live_requests_wait(timeout: float = 30.0) -> None:
     """Return once the live server has answered every request it received (or after
     ``timeout`` seconds)."""
     deadline = time.monotonic() + timeout
-    while _in_flight[0] > 0 and time.monotonic() < deadline:
+    while _in_flight and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
