@@ -55,7 +55,7 @@ def feeds_rebuild(
         if hand:  # an experiment's hand-weighted arm: the same build without the model
             ranked = _rank_split(pool, states, context, rules, n, ranker, hand, stages)
         else:
-            ranked = ranker.rank_many(pool, states, context, rules, n, stages=stages)
+            ranked = _rank_many(ranker, pool, states, context, rules, n, stages)
         results: list[tuple[ReaderState | None, FeedResult]] = list(
             zip(states, ranked, strict=True)
         )
@@ -82,9 +82,25 @@ def _rank_split(
     on_hand = [s.reader_id in hand for s in states]
     hand_states = [s for s in states if s.reader_id in hand]
     model_states = [s for s in states if s.reader_id not in hand]
-    by_hand = iter(ranker_build().rank_many(pool, hand_states, context, rules, n, stages=stages))
-    by_model = iter(ranker.rank_many(pool, model_states, context, rules, n, stages=stages))
+    by_hand = iter(_rank_many(ranker_build(), pool, hand_states, context, rules, n, stages))
+    by_model = iter(_rank_many(ranker, pool, model_states, context, rules, n, stages))
     return [next(by_hand) if h else next(by_model) for h in on_hand]
+
+
+def _rank_many(
+    ranker: Ranker,
+    pool: Pool,
+    states: list[ReaderState],
+    context: Context,
+    rules: Rules,
+    n: int,
+    stages: dict[str, float],
+) -> list[FeedResult]:
+    """``ranker.rank_many`` with its stage times, unless a host's ranker (NEWSREC["RANKER"])
+    replaces rank_many itself: its signature may predate ``stages``."""
+    if type(ranker).rank_many is Ranker.rank_many:
+        return ranker.rank_many(pool, states, context, rules, n, stages=stages)
+    return ranker.rank_many(pool, states, context, rules, n)
 
 
 @contextlib.contextmanager

@@ -47,6 +47,16 @@ def test_rebuilds_and_previews_rank_with_the_configured_ranker_and_sources(
     assert CountingRanker.built == built + 2
 
 
+def test_a_host_ranker_replacing_rank_many_still_rebuilds_feeds(settings: Any) -> None:
+    settings.NEWSREC = {**settings.NEWSREC, "RANKER": "tests.testapp.ranking.WholeRanker"}
+    feeds.pool_cache_clear()
+    make_catalogue(["Sport", "Politics"], 20)
+    stats = feeds.feeds_rebuild(reader_ids=[], include_default=True)
+    assert stats.written == 1
+    assert Feed.objects.get(key=feeds.DEFAULT_FEED_KEY).items
+    assert {"load", "store"} <= set(stats.stages)  # the engine's own stages are its to time
+
+
 @pytest.mark.parametrize(
     ("newsrec", "message"),
     [
