@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, TypeVar
 
 import numpy as np
 
 from newsrec.engine.errors import EngineInputError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,18 @@ class Pool:
     covisits: Mapping[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # article id (pool or archive) -> (pool indices, weights) of articles read by the same readers
     index: Mapping[int, int] = field(default_factory=dict)  # article id -> row
+    # what derived() computed from this pool; a pool made by dataclasses.replace starts empty
+    _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, computed once per pool object and ``key``: reader-independent work that
+        depends on this pool alone (the sources' orders, count-based signals), which every
+        batch and every single reader's rebuild over the pool then shares. Keep it unchanged."""
+        try:
+            return self._derived[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._derived[key] = build()
+            return value
 
     @classmethod
     def from_articles(

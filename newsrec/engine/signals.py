@@ -16,7 +16,6 @@ ranking's position bias. ``position`` is a training feature and is set to the sa
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -99,9 +98,6 @@ def beta_strength(clicks: np.ndarray, impressions: np.ndarray) -> float:
     return float(np.clip(mean * (1.0 - mean) / true_spread - 1.0, 1.0, 1000.0))
 
 
-_content_cache: weakref.WeakKeyDictionary[Pool, np.ndarray] = weakref.WeakKeyDictionary()
-
-
 def content_ctr(pool: Pool) -> np.ndarray:
     """Per row: the click-through rate smoothed towards a prior of its own, predicted from the
     article's embedding (a ridge regression of the shown articles' smoothed rates, weighted by
@@ -112,9 +108,10 @@ def content_ctr(pool: Pool) -> np.ndarray:
     :func:`smoothed_ctr`. Reader-independent and a function of the pool only, so it is computed
     once per pool object (a ridge over the embedding dimensions, about 0.1 s for 10,000 rows).
     """
-    cached = _content_cache.get(pool)
-    if cached is not None:
-        return cached
+    return pool.derived("content_ctr", lambda: _content_ctr(pool))
+
+
+def _content_ctr(pool: Pool) -> np.ndarray:
     clicks = np.maximum(pool.clicks, 0.0)
     shown = np.maximum(pool.impressions, clicks)
     rows = np.flatnonzero(shown > 0)
@@ -133,9 +130,7 @@ def content_ctr(pool: Pool) -> np.ndarray:
         if np.isfinite(beta).all():
             predicted = pool.embeddings.astype(np.float64) @ beta[:-1] + beta[-1]
             prior = np.clip(mean * (1.0 + predicted), 1e-4, 1.0)
-    out = ((clicks + strength * prior) / (shown + strength)).astype(np.float32)
-    _content_cache[pool] = out
-    return out
+    return ((clicks + strength * prior) / (shown + strength)).astype(np.float32)
 
 
 def pool_signals(pool: Pool, now: float, boosts: np.ndarray) -> dict[str, np.ndarray]:
@@ -148,17 +143,15 @@ def pool_signals(pool: Pool, now: float, boosts: np.ndarray) -> dict[str, np.nda
     }
 
 
-_counted_cache: weakref.WeakKeyDictionary[Pool, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
-
-
 def _counted_signals(pool: Pool) -> dict[str, np.ndarray]:
     """The signals that depend on the pool's counts alone, computed once per pool object (a
     single reader's rebuild would otherwise redo them for every row of the pool)."""
-    cached = _counted_cache.get(pool)
-    if cached is not None:
-        return cached
+    return pool.derived("counted_signals", lambda: _counted(pool))
+
+
+def _counted(pool: Pool) -> dict[str, np.ndarray]:
     ctr, prior = smoothed_ctr(pool.clicks, pool.impressions)
-    cached = {
+    counted = {
         "ctr": ctr,
         "ctr_content": content_ctr(pool),
         "section_ctr": label_ctr(pool, pool.sections, prior),
@@ -169,10 +162,9 @@ def _counted_signals(pool: Pool) -> dict[str, np.ndarray]:
         "clicks_long": np.log1p(np.maximum(pool.clicks_long, 0.0)).astype(np.float32),
         "editor_pick": pool.editor_pick.astype(np.float32),
     }
-    for values in cached.values():
+    for values in counted.values():
         values.setflags(write=False)  # shared by every batch over this pool
-    _counted_cache[pool] = cached
-    return cached
+    return counted
 
 
 def label_ctr(pool: Pool, labels: Labels, prior: float) -> np.ndarray:

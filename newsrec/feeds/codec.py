@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
 import numpy as np
+import psycopg
+from django.db import connection
 
 from newsrec.engine.pool import Pool
 from newsrec.engine.ranker import BREAKDOWN_KEYS
@@ -31,6 +32,16 @@ def habits_decode(raw: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]
         if device != STYLE_KEY
         for daypart, sections in (by_part or {}).items()
     }
+
+
+def rows_binary(sql: str, params: Any) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` in PostgreSQL's binary format: a vector is then a byte copy (see
+    :func:`vector_of`) instead of 384 numbers of text to parse. Django's cursors bind
+    client-side, which rules out binary results, so this asks through a plain psycopg one."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchall()
 
 
 def vector_of(data: bytes) -> np.ndarray:
@@ -86,22 +97,20 @@ _ITEM = '{%s"section":%s,"score":%.6f,"source":%s,"reason":%s,"seed_id":%s,"brea
 _NUMBER = "%.4g"
 _WIDTH = len(BREAKDOWN_KEYS)  # the engine's breakdowns
 _ITEM_FIXED = _ITEM.replace("%s]}", ",".join([_NUMBER] * _WIDTH) + "]}")
-_ROWS_JSON: weakref.WeakKeyDictionary[Pool, list[str]] = weakref.WeakKeyDictionary()
 
 
 def _rows_json(pool: Pool) -> list[str]:
     """Per pool row, the start of its stored items: article id, title and publication time
     (``repr`` of the epoch seconds). Made once per pool, which every chunk shares."""
-    heads = _ROWS_JSON.get(pool)
-    if heads is None:
-        heads = [
+    return pool.derived(
+        "rows_json",
+        lambda: [
             f'"article_id":{article_id},"title":{_string(title)},"published_at":{published!r},'
             for article_id, title, published in zip(
                 pool.ids.tolist(), pool.titles, pool.published_at.tolist(), strict=True
             )
-        ]
-        _ROWS_JSON[pool] = heads
-    return heads
+        ],
+    )
 
 
 def breakdown_of(item: dict[str, Any]) -> dict[str, float]:
