@@ -15,9 +15,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import psycopg
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 
 from newsrec.conf import newsrec_settings
 from newsrec.engine.types import daypart_of  # one daypart definition for profiles and feeds
@@ -222,18 +221,13 @@ def profile_compute(
 def _article_facts(article_ids: Iterable[int]) -> dict[int, ArticleFacts]:
     """The facts of these articles in one query, vectors in binary: a byte copy each, where
     the ORM parsed 384 numbers of text per article (most of a profile update's time)."""
-    from newsrec.feeds.codec import vector_of
+    from newsrec.feeds.codec import rows_binary, vector_of
 
     ids = sorted(set(article_ids))
     if not ids:
         return {}
     table = Article._meta.db_table
     sql = f"SELECT id, section, tags, authors, embedding FROM {table} WHERE id = ANY(%s)"
-    connection.ensure_connection()
-    # Django's cursors bind client-side, which rules out binary results: a plain psycopg one
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, [ids], binary=True)
-        rows = cursor.fetchall()
     return {
         pk: ArticleFacts(
             section=section,
@@ -241,7 +235,7 @@ def _article_facts(article_ids: Iterable[int]) -> dict[int, ArticleFacts]:
             authors=tuple(authors or ()),
             embedding=None if embedding is None else vector_of(embedding),
         )
-        for pk, section, tags, authors, embedding in rows
+        for pk, section, tags, authors, embedding in rows_binary(sql, [ids])
     }
 
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import numpy as np
-import psycopg
 from django.db import connection
 from django.db.models import Q
 
@@ -31,6 +30,7 @@ from newsrec.feeds.codec import (
     feed_key,
     habits_decode,
     json_value,
+    rows_binary,
     vector_of,
 )
 from newsrec.feeds.states import READ_KINDS
@@ -378,10 +378,7 @@ def _read_pool(
         "vectors": vectors, "pinned": list(pinned), "reader": reader_id,
         "kinds": [str(k) for k in (*READ_KINDS, EventKind.HIDE)],
     }  # fmt: skip
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, binary=True)
-        rows = cursor.fetchall()
+    rows = rows_binary(sql, params)
     dimensions = int(newsrec_settings.EMBEDDING_DIMENSIONS)
     zero = np.zeros(dimensions, dtype=np.float32)
     metas = [

@@ -6,13 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
-import psycopg
-from django.db import connection
 from django.utils import timezone
 
 from newsrec.conf import newsrec_settings
 from newsrec.engine.types import Interest, ReaderState, Seed, reading_style
-from newsrec.feeds.codec import habits_decode, json_value, vector_of
+from newsrec.feeds.codec import habits_decode, json_value, rows_binary, vector_of
 from newsrec.models import Event, EventKind, Reader, ReaderProfile
 
 _READER_STATES = """
@@ -136,11 +134,7 @@ def reader_states(
         profile=ReaderProfile._meta.db_table,
         event=Event._meta.db_table,
     )
-    connection.ensure_connection()
-    # Django's cursors bind client-side, which rules out binary results: a plain psycopg one
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, [since, now, list(reader_ids)], binary=True)
-        fetched = {row[0]: row for row in cursor.fetchall()}
+    fetched = {row[0]: row for row in rows_binary(sql, [since, now, list(reader_ids)])}
     states = []
     for reader_id in reader_ids:
         row = fetched.get(reader_id)
