@@ -375,16 +375,19 @@ _STORED_COLUMNS = [name for name, _ in _BATCH_COLUMNS if name != "article_extern
 _RECORD = ", ".join(f"{name} {kind}" for name, kind in _BATCH_COLUMNS)
 _NAMES = ", ".join(name for name, _ in _BATCH_COLUMNS)
 _TARGETS = ", ".join(_STORED_COLUMNS)
-# Text left out of an event is stored as "" (the rows carry only the fields sent).
-_SOURCES = ", ".join(
-    "known.article_pk"
-    if c == "article_id"
-    else f"coalesce(batch.{c}, '')"
-    if kind == "text" and c not in ("event_id", "kind")
-    else f"batch.{c}"
-    for c, kind in _BATCH_COLUMNS
-    if c != "article_external_id"
-)
+
+
+def _source(column: str, kind: str) -> str:
+    """Where a stored column's value comes from in _STORE: text left out of an event (the rows
+    carry only the fields sent) is stored as ""."""
+    if column == "article_id":
+        return "known.article_pk"
+    if kind == "text" and column not in ("event_id", "kind"):
+        return f"coalesce(batch.{column}, '')"
+    return f"batch.{column}"
+
+
+_SOURCES = ", ".join(_source(c, kind) for c, kind in _BATCH_COLUMNS if c in _STORED_COLUMNS)
 _ARTICLE = Article._meta.db_table
 _STORE = f"""
 WITH batch AS (
